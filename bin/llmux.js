@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// Runs the built CLI; `npm ci` builds it (the `prepare` script), `npm run build` rebuilds it.
+import { existsSync } from "node:fs";
+
+const entry = new URL("../dist/cli/main.js", import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write("llmux is not built yet: run `npm run build` (npm ci does it for you)\n");
+  process.exit(1);
+}
+await import(entry.href);

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from "commander";
+import { registerModelCommands } from "./models.js";
+import { registerServeCommand } from "./serve.js";
+import { VERSION } from "../version.js";
+
+const program = new Command();
+program.name("llmux").description("Local-first LLM server and manager").version(VERSION);
+registerServeCommand(program);
+registerModelCommands(program);
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof InvalidArgumentError) process.stderr.write(`${err.message}\n`);
+  else process.stderr.write(`llmux: ${(err as Error)?.message ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,143 @@
+import { z } from "zod";
+import type { ChatMessage, ChatRequest, ContentPart } from "../../core/chat.js";
+import { invalidField } from "../../errors/llmux-error.js";
+import { parseBody } from "../validation.js";
+
+const textPart = z.strictObject({ type: z.literal("text"), text: z.string() });
+const imagePart = z.strictObject({
+  type: z.literal("image_url"),
+  image_url: z.strictObject({ url: z.string().min(1), detail: z.enum(["auto", "low", "high"]).optional() }),
+});
+const contentParts = z.array(z.union([textPart, imagePart]));
+
+const toolCall = z.strictObject({
+  id: z.string(),
+  type: z.literal("function"),
+  function: z.strictObject({ name: z.string(), arguments: z.string() }),
+});
+
+const message = z.discriminatedUnion("role", [
+  z.strictObject({ role: z.enum(["system", "developer"]), content: z.union([z.string(), z.array(textPart)]), name: z.string().optional() }),
+  z.strictObject({ role: z.literal("user"), content: z.union([z.string(), contentParts]), name: z.string().optional() }),
+  z.strictObject({
+    role: z.literal("assistant"),
+    content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
+    name: z.string().optional(),
+    tool_calls: z.array(toolCall).optional(),
+    reasoning_content: z.string().optional(),
+    refusal: z.string().nullable().optional(),
+  }),
+  z.strictObject({ role: z.literal("tool"), content: z.union([z.string(), z.array(textPart)]), tool_call_id: z.string() }),
+]);
+
+const probability = z.number().min(0).max(1);
+const penalty = z.number().min(-2).max(2);
+
+/** The OpenAI Chat Completions request, as far as llmux honours it. */
+export const chatCompletionSchema = z.strictObject({
+  model: z.string().min(1).max(256),
+  messages: z.array(message).min(1),
+  max_tokens: z.number().int().min(1).nullable().optional(),
+  max_completion_tokens: z.number().int().min(1).nullable().optional(),
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: probability.nullable().optional(),
+  top_k: z.number().int().min(0).nullable().optional(),
+  min_p: probability.nullable().optional(),
+  seed: z.number().int().nullable().optional(),
+  presence_penalty: penalty.nullable().optional(),
+  frequency_penalty: penalty.nullable().optional(),
+  repeat_penalty: z.number().min(0).max(10).nullable().optional(),
+  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  n: z.literal(1).nullable().optional(),
+  user: z.string().max(256).optional(),
+  logprobs: z.literal(false).nullable().optional(),
+  metadata: z.record(z.string(), z.string()).nullable().optional(),
+  store: z.literal(false).nullable().optional(),
+});
+
+/** Fields of the OpenAI API that llmux does not (yet) honour: rejected by name, never ignored. */
+const UNSUPPORTED: Record<string, string> = {
+  tools: "tool calling is not available on this server yet",
+  tool_choice: "tool calling is not available on this server yet",
+  parallel_tool_calls: "tool calling is not available on this server yet",
+  functions: "the deprecated functions API is not supported; use tools",
+  function_call: "the deprecated functions API is not supported; use tools",
+  response_format: "structured output is not available on this server yet",
+  logit_bias: "logit_bias is not supported",
+  top_logprobs: "logprobs are not supported for chat completions",
+  audio: "audio output is not supported",
+  modalities: "only text output is supported",
+  prediction: "predicted outputs are not supported",
+  web_search_options: "web search is not supported",
+  reasoning_effort: "reasoning effort is not supported by local models",
+  service_tier: "service tiers do not exist on this server",
+};
+
+export type OpenAIChatBody = z.infer<typeof chatCompletionSchema>;
+
+const partsOf = (content: string | Array<z.infer<typeof textPart> | z.infer<typeof imagePart>> | null | undefined): ContentPart[] => {
+  if (content == null) return [];
+  if (typeof content === "string") return [{ type: "text", text: content }];
+  return content.map((p) => (p.type === "text" ? { type: "text", text: p.text } : imageFromUrl(p.image_url.url)));
+};
+
+function imageFromUrl(url: string): ContentPart {
+  const m = /^data:([^;,]+);base64,(.*)$/s.exec(url);
+  return m
+    ? { type: "image", source: { kind: "base64", mediaType: m[1], data: m[2] } }
+    : { type: "image", source: { kind: "url", url } };
+}
+
+/** Decodes an OpenAI chat body into the canonical request (throws `LlmuxError` on bad input). */
+export function decodeOpenAIChat(body: unknown): { request: ChatRequest; includeUsage: boolean } {
+  const b = parseBody(chatCompletionSchema, body, UNSUPPORTED);
+  if (b.max_tokens != null && b.max_completion_tokens != null && b.max_tokens !== b.max_completion_tokens) {
+    throw invalidField("max_completion_tokens", "disagrees with max_tokens; send one of them");
+  }
+  const messages: ChatMessage[] = b.messages.map((m) => {
+    switch (m.role) {
+      case "system":
+      case "developer":
+        return { role: "system", content: partsOf(m.content), name: m.name };
+      case "user":
+        return { role: "user", content: partsOf(m.content), name: m.name };
+      case "assistant":
+        return {
+          role: "assistant",
+          content: partsOf(m.content),
+          name: m.name,
+          reasoning: m.reasoning_content,
+          toolCalls: m.tool_calls?.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })),
+        };
+      case "tool":
+        return { role: "tool", content: partsOf(m.content), toolCallId: m.tool_call_id };
+    }
+  });
+  const stop = b.stop == null ? [] : typeof b.stop === "string" ? [b.stop] : b.stop;
+  if (stop.some((s) => s.length === 0)) {
+    throw invalidField("stop", "stop strings must not be empty");
+  }
+  const opt = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
+  return {
+    request: {
+      model: b.model,
+      messages,
+      maxTokens: opt(b.max_completion_tokens) ?? opt(b.max_tokens),
+      sampling: {
+        temperature: opt(b.temperature),
+        topP: opt(b.top_p),
+        topK: opt(b.top_k),
+        minP: opt(b.min_p),
+        seed: opt(b.seed),
+        presencePenalty: opt(b.presence_penalty),
+        frequencyPenalty: opt(b.frequency_penalty),
+        repeatPenalty: opt(b.repeat_penalty),
+      },
+      stop,
+      stream: b.stream === true,
+    },
+    includeUsage: b.stream === true && b.stream_options?.include_usage === true,
+  };
+}

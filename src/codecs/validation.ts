@@ -1,0 +1,44 @@
+import type { z } from "zod";
+import { LlmuxError, type FieldError } from "../errors/llmux-error.js";
+
+/**
+ * Parses a body with a zod schema; on failure throws one `validation_failed`
+ * error listing every bad field. Unknown keys become `unsupported_parameter`
+ * when the codec names them as known-but-unsupported, so nothing a client sends
+ * is silently dropped.
+ */
+export function parseBody<S extends z.ZodType>(
+  schema: S,
+  body: unknown,
+  unsupported: Record<string, string> = {},
+): z.infer<S> {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new LlmuxError("validation_failed", "the request body must be a JSON object", {
+      fieldErrors: [{ field: "(body)", message: "expected a JSON object" }],
+    });
+  }
+  const named = Object.keys(body).filter((k) => k in unsupported && (body as Record<string, unknown>)[k] != null);
+  if (named.length > 0) {
+    const k = named[0];
+    throw new LlmuxError("unsupported_parameter", `'${k}' is not supported: ${unsupported[k]}`, {
+      param: k,
+      fieldErrors: named.map((f) => ({ field: f, message: unsupported[f] })),
+    });
+  }
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const fieldErrors: FieldError[] = [];
+  for (const issue of result.error.issues) {
+    const path = issue.path.map(String).join(".");
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) fieldErrors.push({ field: path ? `${path}.${key}` : key, message: "unknown parameter" });
+    } else {
+      fieldErrors.push({ field: path || "(body)", message: issue.message });
+    }
+  }
+  const first = fieldErrors[0];
+  throw new LlmuxError("validation_failed", `invalid '${first.field}': ${first.message}`, {
+    param: first.field,
+    fieldErrors,
+  });
+}

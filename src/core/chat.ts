@@ -1,0 +1,100 @@
+/**
+ * The canonical internal model: every protocol decodes into a {@link ChatRequest}
+ * and every backend answers with a stream of {@link ChatEvent}s. Wire formats
+ * (OpenAI, Anthropic, ...) live only in `src/codecs`.
+ */
+
+export type Role = "system" | "user" | "assistant" | "tool";
+
+/** A piece of message content. Images keep their source so cloud backends can forward them. */
+export type ContentPart =
+  | { type: "text"; text: string }
+  | { type: "image"; source: { kind: "url"; url: string } | { kind: "base64"; mediaType: string; data: string } };
+
+/** A tool call made by the assistant, with arguments as the JSON text the model produced. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+export interface ChatMessage {
+  role: Role;
+  content: ContentPart[];
+  /** Assistant messages: the tool calls it made. */
+  toolCalls?: ToolCall[];
+  /** Tool messages: which call this result answers. */
+  toolCallId?: string;
+  /** Assistant messages: reasoning text produced before the answer. */
+  reasoning?: string;
+  name?: string;
+}
+
+/** Sampling settings; absent fields take the backend's defaults. */
+export interface SamplingParams {
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  minP?: number;
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  repeatPenalty?: number;
+}
+
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments. */
+  parameters: Record<string, unknown>;
+}
+
+export type ToolChoice = { type: "auto" } | { type: "none" } | { type: "required" } | { type: "tool"; name: string };
+
+export interface ChatRequest {
+  /** The model name as the client asked for it. */
+  model: string;
+  messages: ChatMessage[];
+  /** Upper bound on generated tokens; undefined means "until the context is full". */
+  maxTokens?: number;
+  sampling: SamplingParams;
+  /** Stop strings: generation ends before the first occurrence of any of them. */
+  stop: string[];
+  stream: boolean;
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
+}
+
+/** Why generation ended, in canonical terms; codecs map it to each protocol's words. */
+export type FinishReason = "stop" | "stop_sequence" | "length" | "tool_calls";
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** The typed stream every backend produces. */
+export type ChatEvent =
+  | { type: "start"; model: string }
+  | { type: "text"; text: string }
+  | { type: "reasoning"; text: string }
+  | { type: "tool_call_start"; index: number; id: string; name: string }
+  | { type: "tool_call_delta"; index: number; argumentsDelta: string }
+  | { type: "tool_call_end"; index: number }
+  | { type: "usage"; usage: Usage }
+  | { type: "finish"; reason: FinishReason; stopSequence?: string };
+
+/** Options passed to a backend with each request. */
+export interface StreamOptions {
+  /** Aborted when the client goes away or the request times out; the backend must stop work promptly. */
+  signal: AbortSignal;
+}
+
+/**
+ * What every backend (the local engine, each cloud provider) implements.
+ * Errors are thrown from the iterator as `LlmuxError`s; a backend knows no HTTP framework.
+ */
+export interface ChatBackend {
+  readonly name: string;
+  stream(request: ChatRequest, options: StreamOptions): AsyncIterable<ChatEvent>;
+}

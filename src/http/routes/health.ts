@@ -1,0 +1,6 @@
+import type { FastifyInstance } from "fastify";
+
+/** `GET /health`: liveness only; it touches no model and no database. */
+export function registerHealthRoutes(app: FastifyInstance, version: string): void {
+  app.get("/health", async () => ({ status: "ok", version }));
+}

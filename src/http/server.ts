@@ -1,0 +1,68 @@
+import Fastify, { LogController, type FastifyInstance } from "fastify";
+import type { ModelRegistry } from "../engine/model-registry.js";
+import { LlmuxError } from "../errors/llmux-error.js";
+import type { Router } from "../routing/router.js";
+import { sendProblem, toLlmuxError } from "./problem.js";
+import { requestIdFor } from "./request-id.js";
+import { registerHealthRoutes } from "./routes/health.js";
+import { registerOpenAIChatRoutes } from "./routes/openai-chat.js";
+import { registerOpenAIModelRoutes } from "./routes/openai-models.js";
+
+export interface HttpDeps {
+  registry: ModelRegistry;
+  router: Router;
+  version: string;
+}
+
+export interface HttpOptions {
+  bodyLimit: number;
+  logLevel: string;
+  /** A log destination (tests capture it); defaults to stdout. */
+  logStream?: NodeJS.WritableStream;
+}
+
+/**
+ * Builds the HTTP app: request ids, problem+json errors on every route, and the
+ * route modules. Routes know codecs and the router, never llama.cpp.
+ */
+export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: options.bodyLimit,
+    genReqId: requestIdFor,
+    // Our own one-line access log below replaces Fastify's, which logs more than we want.
+    logController: new LogController({ requestIdLogLabel: "request_id", disableRequestLogging: true }),
+    return503OnClosing: true,
+    logger: {
+      level: options.logLevel,
+      ...(options.logStream ? { stream: options.logStream } : {}),
+      // Never log bodies or headers: they hold prompts and keys.
+      serializers: { req: (req) => ({ method: req.method, url: req.url.split("?")[0] }) },
+    },
+  });
+
+  // JSON only: a text/plain body must be refused (415), not handed to a route as a string.
+  app.removeContentTypeParser("text/plain");
+
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  app.addHook("onResponse", async (request, reply) => {
+    request.log.info({ method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const e = toLlmuxError(err);
+    if (e.code === "internal") request.log.error({ err, request_id: request.id }, "unhandled error");
+    return sendProblem(request, reply, e);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(request, reply, new LlmuxError("route_not_found", `no route for ${request.method} ${request.url.split("?")[0]}`)),
+  );
+
+  registerHealthRoutes(app, deps.version);
+  registerOpenAIModelRoutes(app, deps);
+  registerOpenAIChatRoutes(app, deps);
+  return app;
+}

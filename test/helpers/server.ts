@@ -1,0 +1,58 @@
+import OpenAI from "openai";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { startApp, type App } from "../../src/app.js";
+import { resolveServeConfig, type EngineConfig } from "../../src/config.js";
+import { synthesizeModel } from "../../src/engine/synth/synthesize.js";
+
+export interface TestServer {
+  app: App;
+  url: string;
+  home: string;
+  /** Everything the server logged, for privacy and error assertions. */
+  log: () => string;
+  openai: OpenAI;
+  close(): Promise<void>;
+}
+
+type Preset = Parameters<typeof synthesizeModel>[1]["preset"];
+
+/** A fresh home folder holding the given synthetic models. */
+export async function makeHome(models: Record<string, { preset: Preset; seed?: number }>): Promise<string> {
+  const home = mkdtempSync(join(tmpdir(), "llmux-test-"));
+  mkdirSync(join(home, "models"));
+  for (const [name, spec] of Object.entries(models)) {
+    await synthesizeModel(join(home, "models", `${name}.gguf`), { preset: spec.preset, seed: spec.seed ?? 1 });
+  }
+  return home;
+}
+
+/** Starts a real llmux on 127.0.0.1 with an ephemeral port. */
+export async function startTestServer(
+  options: { home?: string; models?: Record<string, { preset: Preset; seed?: number }>; engine?: Partial<EngineConfig> } = {},
+): Promise<TestServer> {
+  const home = options.home ?? (await makeHome(options.models ?? { tiny: { preset: "tiny" } }));
+  let logged = "";
+  const logStream = new Writable({
+    write(chunk, _enc, cb) {
+      logged += String(chunk);
+      cb();
+    },
+  });
+  const config = resolveServeConfig({ host: "127.0.0.1", port: 0, home, engine: { threads: 1, parallel: 4, contextSize: 2048, ...options.engine } });
+  const app = await startApp(config, { logStream });
+  const openai = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60_000 });
+  return {
+    app,
+    url: app.url,
+    home,
+    log: () => logged,
+    openai,
+    async close() {
+      await app.close();
+      if (!options.home) rmSync(home, { recursive: true, force: true });
+    },
+  };
+}

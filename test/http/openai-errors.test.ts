@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import OpenAI from "openai";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+
+type ErrorClass = new (...args: never[]) => OpenAI.APIError;
+
+interface Case {
+  name: string;
+  body: unknown;
+  status: number;
+  cls: ErrorClass;
+  code: string;
+  param?: string;
+}
+
+const ok = { model: "tiny", messages: [{ role: "user", content: "hi" }] };
+
+const CASES: Case[] = [
+  { name: "unknown model", body: { ...ok, model: "no-such-model" }, status: 404, cls: OpenAI.NotFoundError, code: "model_not_found", param: "model" },
+  { name: "path-like model id", body: { ...ok, model: "../llmux.db" }, status: 404, cls: OpenAI.NotFoundError, code: "model_not_found", param: "model" },
+  { name: "missing messages", body: { model: "tiny" }, status: 400, cls: OpenAI.BadRequestError, code: "validation_failed", param: "messages" },
+  { name: "empty messages", body: { ...ok, messages: [] }, status: 400, cls: OpenAI.BadRequestError, code: "validation_failed", param: "messages" },
+  { name: "bad role", body: { ...ok, messages: [{ role: "wizard", content: "x" }] }, status: 400, cls: OpenAI.BadRequestError, code: "validation_failed", param: "messages.0.role" },
+  { name: "wrong type", body: { ...ok, temperature: "hot" }, status: 400, cls: OpenAI.BadRequestError, code: "validation_failed", param: "temperature" },
+  { name: "temperature out of range", body: { ...ok, temperature: 5 }, status: 400, cls: OpenAI.BadRequestError, code: "validation_failed", param: "temperature" },
+  { name: "max_tokens zero", body: { ...ok, max_tokens: 0 }, status: 400, cls: OpenAI.BadRequestError, code: "validation_failed", param: "max_tokens" },
+  { name: "max_tokens fractional", body: { ...ok, max_tokens: 2.5 }, status: 400, cls: OpenAI.BadRequestError, code: "validation_failed", param: "max_tokens" },
+  { name: "top_p above 1", body: { ...ok, top_p: 1.5 }, status: 400, cls: OpenAI.BadRequestError, code: "validation_failed", param: "top_p" },
+  { name: "five stop strings", body: { ...ok, stop: ["a", "b", "c", "d", "e"] }, status: 400, cls: OpenAI.BadRequestError, code: "validation_failed", param: "stop" },
+  { name: "empty stop string", body: { ...ok, stop: [""] }, status: 400, cls: OpenAI.BadRequestError, code: "validation_failed", param: "stop" },
+  { name: "n above 1", body: { ...ok, n: 2 }, status: 400, cls: OpenAI.BadRequestError, code: "validation_failed", param: "n" },
+  { name: "unknown parameter", body: { ...ok, frobnicate: true }, status: 400, cls: OpenAI.BadRequestError, code: "validation_failed", param: "frobnicate" },
+  { name: "unsupported parameter", body: { ...ok, logit_bias: { "1": 5 } }, status: 400, cls: OpenAI.BadRequestError, code: "unsupported_parameter", param: "logit_bias" },
+  { name: "image to a text-only model", body: { ...ok, messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } }] }] }, status: 400, cls: OpenAI.BadRequestError, code: "unsupported_parameter", param: "messages" },
+];
+
+describe("bad input on /v1 gives problems the OpenAI SDK understands", () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer();
+  });
+  after(() => s.close());
+
+  for (const c of CASES) {
+    it(`${c.name} → ${c.status} ${c.cls.name}`, async () => {
+      const err = await s.openai.chat.completions.create(c.body as never).then(
+        () => assert.fail("expected an error"),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof c.cls, `expected ${c.cls.name}, got ${(err as Error).constructor.name}: ${(err as Error).message}`);
+      assert.equal(err.status, c.status);
+      assert.equal(err.code, c.code);
+      if (c.param) assert.equal(err.param, c.param);
+      assert.match(err.requestID ?? "", /^req_/);
+
+      // The same request over plain HTTP: an RFC 7807 problem carrying the SDK envelope.
+      const res = await fetch(`${s.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-id": "case-1" },
+        body: JSON.stringify(c.body),
+      });
+      assert.equal(res.status, c.status);
+      assert.equal(res.headers.get("content-type"), "application/problem+json; charset=utf-8");
+      const body = (await res.json()) as Record<string, unknown>;
+      assert.equal(body.type, `urn:llmux:problem:${c.code}`);
+      assert.equal(body.status, c.status);
+      assert.equal(body.request_id, "case-1");
+      assert.equal(body.instance, "/v1/chat/completions");
+      assert.equal(typeof body.title, "string");
+      assert.equal(typeof body.detail, "string");
+      assert.equal((body.error as { code: string }).code, c.code);
+      if (c.code === "validation_failed") assert.ok(Array.isArray(body.errors) && body.errors.length >= 1);
+    });
+  }
+
+  it("malformed JSON → 400 BadRequestError", async () => {
+    const broken = new OpenAI({
+      baseURL: `${s.url}/v1`,
+      apiKey: "unused",
+      maxRetries: 0,
+      fetch: (url, init) => fetch(url, { ...init, body: '{"model": "tiny", "messages": [' }),
+    });
+    const err = await broken.chat.completions.create(ok as never).catch((e: unknown) => e);
+    assert.ok(err instanceof OpenAI.BadRequestError);
+    assert.equal(err.code, "invalid_json");
+  });
+
+  it("a body over the size limit → 413", async () => {
+    const err = await s.openai.chat.completions
+      .create({ model: "tiny", messages: [{ role: "user", content: "x".repeat(9 * 1024 * 1024) }] })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof OpenAI.APIError);
+    assert.equal(err.status, 413);
+    assert.equal(err.code, "payload_too_large");
+  });
+
+  it("a body that is not JSON → 415", async () => {
+    const res = await fetch(`${s.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "text/plain" }, body: "hello" });
+    assert.equal(res.status, 415);
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.equal(body.code, "unsupported_media_type");
+  });
+
+  it("prototype-pollution keys are refused as bad JSON", async () => {
+    const res = await fetch(`${s.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"model":"tiny","messages":[{"role":"user","content":"x"}],"__proto__":{"polluted":1}}',
+    });
+    assert.equal(res.status, 400);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  it("an unknown route → 404 problem, through the SDK and plain HTTP", async () => {
+    const err = await s.openai.get("/nothing-here").catch((e: unknown) => e);
+    assert.ok(err instanceof OpenAI.NotFoundError);
+    assert.equal(err.code, "route_not_found");
+    const res = await fetch(`${s.url}/admin/nowhere`);
+    assert.equal(res.status, 404);
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.equal(body.code, "route_not_found");
+    assert.equal(body.error, undefined, "outside /v1 the body is a plain problem");
+  });
+
+  it("never puts a stack trace or an internal message in a body", async () => {
+    const res = await fetch(`${s.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...ok, temperature: "hot" }),
+    });
+    const text = await res.text();
+    assert.doesNotMatch(text, /at .*\.(ts|js):\d+/);
+    assert.doesNotMatch(text, /node_modules/);
+  });
+});
