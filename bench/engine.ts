@@ -1,8 +1,9 @@
 /**
  * npm run bench:engine — aggregate decode tok/s of the `bench` model (Qwen2.5-0.5B
- * shape, Q8_0) at 1, 4 and 8 concurrent streams: through llmux over HTTP, through
- * llmux's scheduler without HTTP, and through node-llama-cpp's natural per-sequence
- * loops. Each engine runs in its own process, one after the other.
+ * shape, Q8_0) at 1, 4 and 8 concurrent streams, one path after the other:
+ *   1. node-llama-cpp called directly the natural way (its own process, its defaults);
+ *   2. llmux's runner process driven over IPC, without HTTP (the ceiling for the HTTP path);
+ *   3. llmux over HTTP, streaming through the OpenAI API.
  *   env: BENCH_THREADS (2), BENCH_TOKENS (64), BENCH_LEVELS (1,4,8), BENCH_REPS (3)
  */
 import { execFileSync } from "node:child_process";
@@ -10,8 +11,9 @@ import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startApp } from "../src/app.js";
 import { resolveServeConfig } from "../src/config.js";
+import { RunnerClient } from "../src/engine/runner/runner-client.js";
 import { benchHome, ensureBenchModel, summary } from "./lib.js";
-import { PROMPT } from "./prompt.js";
+import { PROMPT, PROMPT_TEXT } from "./prompt.js";
 
 const threads = Number(process.env.BENCH_THREADS ?? 2);
 const tokens = Number(process.env.BENCH_TOKENS ?? 64);
@@ -54,38 +56,60 @@ async function stream(url: string, seed: number): Promise<number> {
 
 async function httpBench(): Promise<Record<number, number[]>> {
   const app = await startApp(
-    resolveServeConfig({ host: "127.0.0.1", port: 0, home: benchHome(), engine: { threads, parallel: Math.max(...levels), contextSize: 1024 } }),
-    { logStream: process.stderr.isTTY ? undefined : process.stderr },
+    { ...resolveServeConfig({ host: "127.0.0.1", port: 0, home: benchHome(), engine: { threads, parallel: Math.max(...levels), contextSize: 1024 } }), logLevel: "warn" },
+    { logStream: process.stderr },
   );
   try {
-    await stream(app.url, 1); // load + warm-up
-    const out: Record<number, number[]> = {};
-    for (const n of levels) {
-      out[n] = [];
-      for (let r = 0; r < reps; r++) {
-        const t0 = performance.now();
-        const counts = await Promise.all(Array.from({ length: n }, (_, i) => stream(app.url, i + 1)));
-        out[n].push(counts.reduce((a, b) => a + b, 0) / ((performance.now() - t0) / 1000));
-      }
-    }
-    return out;
+    return await perLevel(async (n) => (await Promise.all(Array.from({ length: n }, (_, i) => stream(app.url, i + 1)))).reduce((a, b) => a + b, 0));
   } finally {
     await app.close();
   }
 }
 
-function direct(mode: "naive" | "scheduler"): Record<number, number[]> {
-  const script = fileURLToPath(new URL("./engine-direct.ts", import.meta.url));
-  const env = { ...process.env };
-  if (mode === "scheduler") env.UV_THREADPOOL_SIZE = "1";
-  const out = execFileSync(process.execPath, ["--import", "tsx", script, mode, modelPath, String(threads), String(tokens), levels.join(","), String(reps)], { env, encoding: "utf8" });
+/** Runs `measure(n)` (returns tokens generated) `reps` times per level after one warm-up. */
+async function perLevel(measure: (n: number) => Promise<number>): Promise<Record<number, number[]>> {
+  await measure(1);
+  const out: Record<number, number[]> = {};
+  for (const n of levels) {
+    out[n] = [];
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      const total = await measure(n);
+      out[n].push(total / ((performance.now() - t0) / 1000));
+    }
+  }
+  return out;
+}
+
+async function runnerBench(): Promise<Record<number, number[]>> {
+  const runner = new RunnerClient("bench");
+  await runner.start({ modelPath, contextSize: 1024, parallel: Math.max(...levels), threads, useMmap: false });
+  const one = async (seed: number) => {
+    let n = 0;
+    const params = { prompt: PROMPT_TEXT, maxTokens: tokens, stop: [], sampling: { temperature: 0.8, seed } };
+    for await (const ev of runner.generate(params, new AbortController().signal)) if (ev.t === "done") n = ev.completionTokens;
+    return n;
+  };
+  try {
+    return await perLevel(async (n) => (await Promise.all(Array.from({ length: n }, (_, i) => one(i + 1)))).reduce((a, b) => a + b, 0));
+  } finally {
+    await runner.stop();
+  }
+}
+
+function naive(): Record<number, number[]> {
+  const script = fileURLToPath(new URL("./engine-naive.ts", import.meta.url));
+  const out = execFileSync(process.execPath, ["--import", "tsx", script, modelPath, String(threads), String(tokens), levels.join(","), String(reps)], { encoding: "utf8" });
   return JSON.parse(out) as Record<number, number[]>;
 }
 
+const NAIVE = "node-llama-cpp direct, per-sequence loops, library defaults";
+const RUNNER = "llmux runner over IPC, no HTTP";
+const HTTP = "llmux over HTTP (OpenAI API, streaming)";
 const results = {
-  "node-llama-cpp direct, natural per-sequence loops (defaults: mmap, 4 libuv threads)": direct("naive"),
-  "llmux scheduler direct, no HTTP (the ceiling for our path)": direct("scheduler"),
-  "llmux over HTTP (streaming, OpenAI API)": await httpBench(),
+  [NAIVE]: naive(),
+  [RUNNER]: await runnerBench(),
+  [HTTP]: await httpBench(),
 };
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
@@ -94,7 +118,8 @@ console.log(`| path | ${levels.map((n) => `${n} stream${n > 1 ? "s" : ""}`).join
 console.log(`| --- | ${levels.map(() => "---").join(" | ")} |`);
 for (const [name, byLevel] of Object.entries(results)) {
   console.log(`| ${name} | ${levels.map((n) => { const s = summary(byLevel[n]); return `${s.best.toFixed(1)} (median ${s.median.toFixed(1)})`; }).join(" | ")} |`);
+  console.error(`${name}: ${JSON.stringify(Object.fromEntries(Object.entries(byLevel).map(([k, v]) => [k, v.map((x) => Math.round(x * 10) / 10)])))}`);
 }
-const http = results["llmux over HTTP (streaming, OpenAI API)"];
-const ceiling = results["llmux scheduler direct, no HTTP (the ceiling for our path)"];
-console.log(`\nHTTP / direct scheduler: ${levels.map((n) => `${n}: ${((summary(http[n]).best / summary(ceiling[n]).best) * 100).toFixed(0)}%`).join(", ")}`);
+const http = results[HTTP];
+const ceiling = results[RUNNER];
+console.log(`\nHTTP / runner without HTTP (best): ${levels.map((n) => `${n}: ${((summary(http[n]).best / summary(ceiling[n]).best) * 100).toFixed(0)}%`).join(", ")}`);

@@ -53,6 +53,7 @@ export interface RunnerStats {
   contextSize: number;
 }
 
+/** Sent from the runner as arrays (`FromRunner[]`), one per event-loop turn. */
 export type FromRunner =
   | { t: "loaded"; contextSize: number; parallel: number; rssBytes: number; loadMs: number }
   | { t: "load_failed"; reason: string }

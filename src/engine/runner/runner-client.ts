@@ -69,7 +69,8 @@ export class RunnerClient extends EventEmitter {
     });
     const loaded = new Promise<void>((resolve, reject) => {
       const onMessage = (raw: unknown) => {
-        const msg = raw as FromRunner;
+        const msg = (raw as FromRunner[]).find((m) => m.t === "loaded" || m.t === "load_failed");
+        if (!msg) return;
         if (msg.t === "loaded") {
           this.info = { contextSize: msg.contextSize, parallel: msg.parallel, loadMs: msg.loadMs };
           child.off("message", onMessage);
@@ -90,7 +91,9 @@ export class RunnerClient extends EventEmitter {
         );
       });
     });
-    child.on("message", (raw: unknown) => this.onMessage(raw as FromRunner));
+    child.on("message", (raw: unknown) => {
+      for (const msg of raw as FromRunner[]) this.onMessage(msg);
+    });
     child.once("exit", (code, signal) => this.onExit(code, signal));
     child.on("error", () => undefined);
     this.send({ t: "load", options });

@@ -7,8 +7,19 @@ import { getLlama, LlamaLogLevel, type LlamaContext, type LlamaModel } from "nod
 import { BatchScheduler } from "./scheduler.js";
 import type { FromRunner, RunnerLoadOptions, ToRunner } from "./protocol.js";
 
+/**
+ * Messages leave in one IPC write per event-loop turn: a decode step of N sequences
+ * wakes the server once, not N times (each wake-up steals a core from llama.cpp).
+ */
+let outbox: FromRunner[] = [];
+const flush = (): void => {
+  const batch = outbox;
+  outbox = [];
+  if (process.connected && batch.length > 0) process.send?.(batch);
+};
 const send = (msg: FromRunner): void => {
-  if (process.connected) process.send?.(msg);
+  if (outbox.length === 0) setImmediate(flush);
+  outbox.push(msg);
 };
 
 /** The last llama.cpp log lines at warning level or worse: the real reason a load fails. */
@@ -33,7 +44,9 @@ async function load(options: RunnerLoadOptions): Promise<void> {
     const llama = await getLlama({
       build: "never",
       gpu: options.gpuLayers ? "auto" : false,
-      maxThreads: options.threads,
+      // 0: no thread splitting between contexts, so `threads` below is always the count used
+      // (otherwise node-llama-cpp treats it as a hint and sometimes decodes with fewer).
+      maxThreads: 0,
       logLevel: LlamaLogLevel.warn,
       logger: rememberLog,
       progressLogs: false,

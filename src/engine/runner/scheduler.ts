@@ -41,13 +41,18 @@ export class BatchScheduler {
   private readonly queue: Job[] = [];
   private readonly active = new Map<number, ActiveJob>();
   private looping = false;
+  private readonly order = new Map<LlamaContextSequence, number>();
 
   constructor(
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     private readonly emit: Emit,
   ) {
-    for (let i = 0; i < context.totalSequences; i++) this.free.push(context.getSequence());
+    for (let i = 0; i < context.totalSequences; i++) {
+      const seq = context.getSequence();
+      this.order.set(seq, i);
+      this.free.push(seq);
+    }
   }
 
   submit(id: number, params: GenerateParams): void {
@@ -79,9 +84,16 @@ export class BatchScheduler {
   private admit(): void {
     while (this.free.length > 0 && this.queue.length > 0) {
       const job = this.queue.shift() as Job;
-      this.start(job, this.free.pop() as LlamaContextSequence);
+      this.start(job, this.takeSequence());
     }
     if (!this.looping && this.active.size > 0) void this.loop();
+  }
+
+  /** The free sequence created first: keeps the busy ones packed at the front of the KV cache. */
+  private takeSequence(): LlamaContextSequence {
+    let best = 0;
+    for (let i = 1; i < this.free.length; i++) if (this.order.get(this.free[i])! < this.order.get(this.free[best])!) best = i;
+    return this.free.splice(best, 1)[0];
   }
 
   private start(job: Job, sequence: LlamaContextSequence): void {
