@@ -55,6 +55,11 @@ export interface ChatRequest {
   /** The model name as the client asked for it. */
   model: string;
   messages: ChatMessage[];
+  /**
+   * Raw prompt text (legacy completions): evaluated as is, without the chat
+   * template; `messages` is then empty.
+   */
+  prompt?: string;
   /** Upper bound on generated tokens; undefined means "until the context is full". */
   maxTokens?: number;
   sampling: SamplingParams;
@@ -97,4 +102,9 @@ export interface StreamOptions {
 export interface ChatBackend {
   readonly name: string;
   stream(request: ChatRequest, options: StreamOptions): AsyncIterable<ChatEvent>;
+  /**
+   * Prompt tokens the request would use, counted exactly as `stream` would report
+   * them in usage. Optional: backends that cannot count (some providers) omit it.
+   */
+  countTokens?(request: ChatRequest): Promise<number>;
 }

@@ -1,5 +1,6 @@
 import type { ChatBackend, ChatEvent, ChatRequest, StreamOptions } from "../core/chat.js";
 import { LlmuxError } from "../errors/llmux-error.js";
+import type { ModelInfo } from "./gguf/model-info.js";
 import type { ModelPool } from "./model-pool.js";
 import type { ModelRegistry } from "./model-registry.js";
 import { renderChatPrompt } from "./prompt/chat-template.js";
@@ -18,16 +19,7 @@ export class LocalBackend implements ChatBackend {
   ) {}
 
   async *stream(request: ChatRequest, { signal }: StreamOptions): AsyncIterable<ChatEvent> {
-    const info = await this.registry.get(request.model);
-    if (!info.capabilities.chat) {
-      throw new LlmuxError("validation_failed", `model '${info.id}' cannot chat (it is an embedding model)`, { param: "model" });
-    }
-    if (request.messages.some((m) => m.content.some((p) => p.type === "image"))) {
-      throw new LlmuxError("unsupported_parameter", `model '${info.id}' cannot see images; send text only`, {
-        param: "messages",
-      });
-    }
-    const prompt = renderChatPrompt(info.chatTemplate, request);
+    const { info, prompt } = await this.prepare(request);
     const loaded = await this.pool.acquire(info);
     if (signal.aborted) return;
     const events = loaded.runner.generate(
@@ -44,5 +36,28 @@ export class LocalBackend implements ChatBackend {
         yield { type: "finish", reason: ev.finish, stopSequence: ev.stopSequence };
       }
     }
+  }
+
+  async countTokens(request: ChatRequest): Promise<number> {
+    const { info, prompt } = await this.prepare(request);
+    const loaded = await this.pool.acquire(info);
+    return loaded.runner.tokenize(prompt);
+  }
+
+  /** Checks what this engine can serve and renders the prompt with the model's template. */
+  private async prepare(request: ChatRequest): Promise<{ info: ModelInfo; prompt: string }> {
+    const info = await this.registry.get(request.model);
+    if (info.capabilities.embeddings && !info.capabilities.chat) {
+      throw new LlmuxError("validation_failed", `model '${info.id}' is an embedding model; it cannot generate text`, { param: "model" });
+    }
+    if (request.messages.some((m) => m.content.some((p) => p.type === "image"))) {
+      throw new LlmuxError("unsupported_parameter", `model '${info.id}' cannot see images; send text only`, {
+        param: "messages",
+      });
+    }
+    if (request.tools?.length || (request.toolChoice && request.toolChoice.type !== "none")) {
+      throw new LlmuxError("unsupported_parameter", "tool calling on local models is not available yet", { param: "tools" });
+    }
+    return { info, prompt: request.prompt ?? renderChatPrompt(info.chatTemplate, request) };
   }
 }

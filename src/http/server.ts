@@ -6,6 +6,7 @@ import { sendProblem, toLlmuxError } from "./problem.js";
 import { requestIdFor } from "./request-id.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerOpenAIChatRoutes } from "./routes/openai-chat.js";
+import { registerOpenAICompletionRoutes } from "./routes/openai-completions.js";
 import { registerOpenAIModelRoutes } from "./routes/openai-models.js";
 
 export interface HttpDeps {
@@ -64,5 +65,6 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   registerHealthRoutes(app, deps.version);
   registerOpenAIModelRoutes(app, deps);
   registerOpenAIChatRoutes(app, deps);
+  registerOpenAICompletionRoutes(app, deps);
   return app;
 }

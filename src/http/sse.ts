@@ -1,5 +1,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { once } from "node:events";
+import type { LlmuxError } from "../errors/llmux-error.js";
+import { toLlmuxError } from "./problem.js";
 
 /**
  * Writes a server-sent event stream on a hijacked reply, waiting for the socket
@@ -46,4 +48,46 @@ export function abortOnDisconnect(reply: FastifyReply): AbortController {
     if (!reply.raw.writableFinished) ac.abort(new Error("client disconnected"));
   });
   return ac;
+}
+
+/** What a protocol's stream encoder offers the SSE pump. One encoder per response. */
+export interface StreamEncoder<E> {
+  encode(event: E): string;
+  /** Closing frames after the last event. */
+  end(): string;
+  /** An in-band error frame (headers are already sent). */
+  error(err: LlmuxError, requestId: string): string;
+}
+
+/**
+ * Streams events as SSE. The first event is pulled before any header is sent, so
+ * errors until then (unknown model, load failure, prompt too long) are ordinary
+ * HTTP problems; after that they go in-band in the protocol's own format.
+ */
+export async function pumpSse<E>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  events: AsyncIterable<E>,
+  makeEncoder: () => StreamEncoder<E>,
+): Promise<void> {
+  const it = events[Symbol.asyncIterator]();
+  try {
+    let step = await it.next();
+    const encoder = makeEncoder();
+    const sse = new SseWriter(request, reply);
+    try {
+      while (!step.done) {
+        await sse.write(encoder.encode(step.value));
+        if (sse.closed) break;
+        step = await it.next();
+      }
+      sse.end(encoder.end());
+    } catch (err) {
+      const e = toLlmuxError(err);
+      if (e.code === "internal") request.log.error({ err, request_id: request.id }, "stream failed");
+      sse.end(encoder.error(e, request.id));
+    }
+  } finally {
+    await it.return?.();
+  }
 }

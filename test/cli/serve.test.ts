@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
@@ -52,6 +54,21 @@ describe("llmux serve", () => {
     } finally {
       s.proc.kill("SIGTERM");
       await once(s.proc, "exit");
+    }
+  });
+
+  it("a first start with an empty models folder creates the synthetic llmux-demo model and answers with it", async () => {
+    const empty = mkdtempSync(join(tmpdir(), "llmux-empty-"));
+    const s = await serve(["--port", "0", "--home", empty, "--threads", "1"]);
+    try {
+      assert.match(s.out(), /models \(1\): llmux-demo \(synthetic\)/);
+      const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: "unused", maxRetries: 0 });
+      const res = await client.chat.completions.create({ model: "llmux-demo", messages: [{ role: "user", content: "hi" }], max_tokens: 3 });
+      assert.equal(res.model, "llmux-demo");
+    } finally {
+      s.proc.kill("SIGTERM");
+      await once(s.proc, "exit");
+      rmSync(empty, { recursive: true, force: true });
     }
   });
 

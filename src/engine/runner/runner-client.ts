@@ -121,7 +121,7 @@ export class RunnerClient extends EventEmitter {
     return queue;
   }
 
-  /** Counts tokens of text as the model's tokenizer does (special tokens parsed). */
+  /** Counts a rendered prompt's tokens exactly as a generation would (special tokens parsed, BOS added if needed). */
   tokenize(text: string): Promise<number> {
     return this.request<{ t: "tokens"; id: number; count: number }>((id) => ({ t: "tokenize", id, text })).then(
       (m) => m.count,

@@ -90,7 +90,7 @@ process.on("message", (raw: unknown) => {
       scheduler?.cancel(msg.id);
       break;
     case "tokenize":
-      send({ t: "tokens", id: msg.id, count: model ? model.tokenize(msg.text, true).length : 0 });
+      send({ t: "tokens", id: msg.id, count: scheduler ? scheduler.tokenizePrompt(msg.text).length : 0 });
       break;
     case "stats":
       if (scheduler) send({ t: "stats", id: msg.id, stats: scheduler.stats(process.memoryUsage.rss()) });

@@ -139,7 +139,8 @@ export class BatchScheduler {
     this.emit({ t: "started", id: job.id, promptTokens: tokens.length });
   }
 
-  private tokenizePrompt(prompt: string): Token[] {
+  /** The prompt's tokens exactly as a generation evaluates them (special tokens parsed, BOS if the model wants it). */
+  tokenizePrompt(prompt: string): Token[] {
     const tokens = this.model.tokenize(prompt, true);
     const bos = this.model.tokens.bos;
     if (this.model.tokens.shouldPrependBosToken && bos != null && tokens[0] !== bos) tokens.unshift(bos);

@@ -1,0 +1,24 @@
+import type { FastifyInstance } from "fastify";
+import { decodeOpenAICompletion } from "../../codecs/openai/completion-request.js";
+import { collectOpenAICompletion, OpenAICompletionStreamEncoder, type IndexedEvent } from "../../codecs/openai/completion-response.js";
+import type { Router } from "../../routing/router.js";
+import { mergeStreams } from "../../util/merge-streams.js";
+import { abortOnDisconnect, pumpSse } from "../sse.js";
+
+/** `POST /v1/completions` (legacy): one generation per prompt, run concurrently. */
+export function registerOpenAICompletionRoutes(app: FastifyInstance, deps: { router: Router }): void {
+  app.post("/v1/completions", async (request, reply) => {
+    const decoded = decodeOpenAICompletion(request.body);
+    const model = decoded.requests[0].model;
+    const target = await deps.router.resolve(model);
+    const abort = abortOnDisconnect(reply);
+    const sources = decoded.requests.map((r) => target.backend.stream({ ...r, model: target.model }, { signal: abort.signal }));
+    const tagged = (async function* (): AsyncGenerator<IndexedEvent> {
+      for await (const { index, value } of mergeStreams(sources)) yield { index, event: value };
+    })();
+    const prompts = decoded.requests.map((r) => r.prompt ?? "");
+    if (!decoded.stream) return collectOpenAICompletion(tagged, prompts, { model, echo: decoded.echo });
+
+    await pumpSse(request, reply, tagged, () => new OpenAICompletionStreamEncoder(model, prompts, { echo: decoded.echo, includeUsage: decoded.includeUsage }));
+  });
+}
