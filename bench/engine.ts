@@ -4,7 +4,9 @@
  *   1. node-llama-cpp called directly the natural way (its own process, its defaults);
  *   2. llmux's runner process driven over IPC, without HTTP (the ceiling for the HTTP path);
  *   3. llmux over HTTP, streaming through the OpenAI API.
- *   env: BENCH_THREADS (2), BENCH_TOKENS (64), BENCH_LEVELS (1,4,8), BENCH_REPS (3)
+ *   env: BENCH_THREADS (2), BENCH_TOKENS (64), BENCH_LEVELS (1,4,8), BENCH_REPS (3);
+ *   BENCH_EXTERNAL_URL adds a row for another OpenAI-compatible server already serving
+ *   the same file (e.g. llama.cpp's llama-server: see docs/PERFORMANCE.md for its flags).
  */
 import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
@@ -40,18 +42,20 @@ async function stream(url: string, seed: number): Promise<number> {
   if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   let buf = "";
   let completion = 0;
+  let deltas = 0; // for servers that send no usage: one content delta per token
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     buf += Buffer.from(chunk).toString("utf8");
     let i;
     while ((i = buf.indexOf("\n\n")) !== -1) {
       const frame = buf.slice(0, i);
       buf = buf.slice(i + 2);
+      if (frame.includes('"content":"') && !frame.includes('"content":""')) deltas++;
       if (frame.startsWith("data: {") && frame.includes('"usage":{')) {
         completion = (JSON.parse(frame.slice(6)) as { usage: { completion_tokens: number } }).usage.completion_tokens;
       }
     }
   }
-  return completion;
+  return completion || deltas;
 }
 
 async function httpBench(): Promise<Record<number, number[]>> {
@@ -83,7 +87,7 @@ async function perLevel(measure: (n: number) => Promise<number>): Promise<Record
 
 async function runnerBench(): Promise<Record<number, number[]>> {
   const runner = new RunnerClient("bench");
-  await runner.start({ modelPath, contextSize: 1024, parallel: Math.max(...levels), threads, useMmap: false });
+  await runner.start({ modelPath, contextSize: 1024, parallel: Math.max(...levels), threads, useMmap: false, vocabSize: 151936 });
   const one = async (seed: number) => {
     let n = 0;
     const params = { prompt: PROMPT_TEXT, maxTokens: tokens, stop: [], sampling: { temperature: 0.8, seed } };
@@ -106,11 +110,17 @@ function naive(): Record<number, number[]> {
 const NAIVE = "node-llama-cpp direct, per-sequence loops, library defaults";
 const RUNNER = "llmux runner over IPC, no HTTP";
 const HTTP = "llmux over HTTP (OpenAI API, streaming)";
-const results = {
+const results: Record<string, Record<number, number[]>> = {
   [NAIVE]: naive(),
   [RUNNER]: await runnerBench(),
   [HTTP]: await httpBench(),
 };
+const external = process.env.BENCH_EXTERNAL_URL;
+if (external) {
+  results[`external server at ${external} (streaming)`] = await perLevel(async (n) =>
+    (await Promise.all(Array.from({ length: n }, (_, i) => stream(external, i + 1)))).reduce((a, b) => a + b, 0),
+  );
+}
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
 console.log(`\nbench model: ${modelPath}\nmachine: ${cpus().length} cores (${cpu}), threads ${threads}, ${tokens} tokens per stream, best of ${reps}\n`);

@@ -51,6 +51,12 @@ export interface ToolDefinition {
 
 export type ToolChoice = { type: "auto" } | { type: "none" } | { type: "required" } | { type: "tool"; name: string };
 
+/** Constrains the answer's text: any JSON object, or JSON valid against a schema. */
+export type ResponseFormat =
+  | { type: "text" }
+  | { type: "json_object" }
+  | { type: "json_schema"; name?: string; schema: Record<string, unknown>; strict?: boolean };
+
 export interface ChatRequest {
   /** The model name as the client asked for it. */
   model: string;
@@ -68,6 +74,11 @@ export interface ChatRequest {
   stream: boolean;
   tools?: ToolDefinition[];
   toolChoice?: ToolChoice;
+  /** false: at most one tool call per answer. */
+  parallelToolCalls?: boolean;
+  responseFormat?: ResponseFormat;
+  /** Turns the model's thinking on or off where its template supports it; absent = the template's default. */
+  reasoning?: { enabled: boolean };
 }
 
 /** Why generation ended, in canonical terms; codecs map it to each protocol's words. */

@@ -48,6 +48,7 @@ export class ModelPool {
       parallel: this.engine.parallel,
       threads: this.engine.threads,
       useMmap: this.engine.useMmap,
+      vocabSize: info.vocabSize,
     });
     const model: LoadedModel = { id: info.id, runner, lastUsed: Date.now(), requestsServed: 0 };
     this.loaded.set(info.id, model);

@@ -30,6 +30,35 @@ const message = z.discriminatedUnion("role", [
   z.strictObject({ role: z.literal("tool"), content: z.union([z.string(), z.array(textPart)]), tool_call_id: z.string() }),
 ]);
 
+const functionTool = z.strictObject({
+  type: z.literal("function"),
+  function: z.strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and -, at most 64"),
+    description: z.string().optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+    strict: z.boolean().nullable().optional(),
+  }),
+});
+
+const toolChoice = z.union([
+  z.enum(["none", "auto", "required"]),
+  z.strictObject({ type: z.literal("function"), function: z.strictObject({ name: z.string() }) }),
+]);
+
+const responseFormat = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("text") }),
+  z.strictObject({ type: z.literal("json_object") }),
+  z.strictObject({
+    type: z.literal("json_schema"),
+    json_schema: z.strictObject({
+      name: z.string().min(1).max(64),
+      description: z.string().optional(),
+      schema: z.record(z.string(), z.unknown()).optional(),
+      strict: z.boolean().nullable().optional(),
+    }),
+  }),
+]);
+
 const probability = z.number().min(0).max(1);
 const penalty = z.number().min(-2).max(2);
 
@@ -55,23 +84,23 @@ export const chatCompletionSchema = z.strictObject({
   logprobs: z.literal(false).nullable().optional(),
   metadata: z.record(z.string(), z.string()).nullable().optional(),
   store: z.literal(false).nullable().optional(),
+  tools: z.array(functionTool).max(128).optional(),
+  tool_choice: toolChoice.optional(),
+  parallel_tool_calls: z.boolean().optional(),
+  response_format: responseFormat.optional(),
+  reasoning_effort: z.enum(["none", "minimal", "low", "medium", "high"]).nullable().optional(),
 });
 
 /** Fields of the OpenAI API that llmux does not (yet) honour: rejected by name, never ignored. */
 const UNSUPPORTED: Record<string, string> = {
-  tools: "tool calling is not available on this server yet",
-  tool_choice: "tool calling is not available on this server yet",
-  parallel_tool_calls: "tool calling is not available on this server yet",
   functions: "the deprecated functions API is not supported; use tools",
   function_call: "the deprecated functions API is not supported; use tools",
-  response_format: "structured output is not available on this server yet",
   logit_bias: "logit_bias is not supported",
   top_logprobs: "logprobs are not supported for chat completions",
   audio: "audio output is not supported",
   modalities: "only text output is supported",
   prediction: "predicted outputs are not supported",
   web_search_options: "web search is not supported",
-  reasoning_effort: "reasoning effort is not supported by local models",
   service_tier: "service tiers do not exist on this server",
 };
 
@@ -137,6 +166,28 @@ export function decodeOpenAIChat(body: unknown): { request: ChatRequest; include
       },
       stop,
       stream: b.stream === true,
+      tools: b.tools?.map((t) => ({
+        name: t.function.name,
+        description: t.function.description,
+        parameters: t.function.parameters ?? { type: "object", properties: {} },
+      })),
+      toolChoice:
+        b.tool_choice === undefined
+          ? undefined
+          : typeof b.tool_choice === "string"
+            ? { type: b.tool_choice }
+            : { type: "tool", name: b.tool_choice.function.name },
+      parallelToolCalls: b.parallel_tool_calls,
+      responseFormat:
+        b.response_format?.type === "json_schema"
+          ? {
+              type: "json_schema",
+              name: b.response_format.json_schema.name,
+              schema: b.response_format.json_schema.schema ?? {},
+              strict: b.response_format.json_schema.strict ?? undefined,
+            }
+          : b.response_format,
+      reasoning: b.reasoning_effort == null ? undefined : { enabled: b.reasoning_effort !== "none" },
     },
     includeUsage: b.stream === true && b.stream_options?.include_usage === true,
   };

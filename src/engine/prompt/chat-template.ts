@@ -52,15 +52,16 @@ function parseArguments(text: string): unknown {
 export function renderChatPrompt(
   template: string | undefined,
   request: ChatRequest,
-  tokens: { bos?: string; eos?: string } = {},
+  options: { bos?: string; eos?: string; withTools?: boolean; enableThinking?: boolean } = {},
 ): string {
   const context: Record<string, unknown> = {
     messages: request.messages.map(templateMessage),
     add_generation_prompt: true,
-    bos_token: tokens.bos ?? "",
-    eos_token: tokens.eos ?? "",
+    bos_token: options.bos ?? "",
+    eos_token: options.eos ?? "",
   };
-  if (request.tools?.length) {
+  if (options.enableThinking !== undefined) context.enable_thinking = options.enableThinking;
+  if (options.withTools !== false && request.tools?.length) {
     context.tools = request.tools.map((t) => ({
       type: "function",
       function: { name: t.name, description: t.description ?? "", parameters: t.parameters },

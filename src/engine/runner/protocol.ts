@@ -14,6 +14,8 @@ export interface RunnerLoadOptions {
   /** Keep weights in anonymous memory instead of mapping the file (faster decode on small machines). */
   useMmap: boolean;
   gpuLayers?: number;
+  /** Tokens in the vocabulary (from the GGUF header). */
+  vocabSize: number;
 }
 
 export interface RunnerSampling {
@@ -27,12 +29,20 @@ export interface RunnerSampling {
   repeatPenalty?: number;
 }
 
+/** Constrained decoding: the output is `prefix`, then JSON valid against `schema`, then `suffix`. */
+export interface RunnerGrammar {
+  schema: Record<string, unknown>;
+  prefix: string;
+  suffix: string;
+}
+
 export interface GenerateParams {
   /** Rendered prompt text; special tokens in it are parsed as such. */
   prompt: string;
   maxTokens?: number;
   stop: string[];
   sampling: RunnerSampling;
+  grammar?: RunnerGrammar;
 }
 
 export type ToRunner =

@@ -3,9 +3,10 @@
  * A crash here (llama.cpp aborts on some bad GGUFs) takes down only this
  * process; the server sees the exit and reports llama.cpp's last words.
  */
-import { getLlama, LlamaLogLevel, type LlamaContext, type LlamaModel } from "node-llama-cpp";
+import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaGrammar, type LlamaModel } from "node-llama-cpp";
+import { wrapJsonGrammar } from "../grammar/gbnf.js";
 import { BatchScheduler } from "./scheduler.js";
-import type { FromRunner, RunnerLoadOptions, ToRunner } from "./protocol.js";
+import type { FromRunner, RunnerGrammar, RunnerLoadOptions, ToRunner } from "./protocol.js";
 
 /**
  * Messages leave in one IPC write per event-loop turn: a decode step of N sequences
@@ -34,6 +35,7 @@ const rememberLog = (level: LlamaLogLevel, message: string): void => {
   process.stderr.write(`llama.cpp: ${line}\n`);
 };
 
+let llama: Llama | null = null;
 let model: LlamaModel | null = null;
 let context: LlamaContext | null = null;
 let scheduler: BatchScheduler | null = null;
@@ -41,7 +43,7 @@ let scheduler: BatchScheduler | null = null;
 async function load(options: RunnerLoadOptions): Promise<void> {
   const started = performance.now();
   try {
-    const llama = await getLlama({
+    llama = await getLlama({
       build: "never",
       gpu: options.gpuLayers ? "auto" : false,
       // 0: no thread splitting between contexts, so `threads` below is always the count used
@@ -61,7 +63,7 @@ async function load(options: RunnerLoadOptions): Promise<void> {
       sequences: options.parallel,
       threads: options.threads,
     });
-    scheduler = new BatchScheduler(model, context, send);
+    scheduler = new BatchScheduler(model, context, send, options.vocabSize);
     send({
       t: "loaded",
       contextSize: context.contextSize,
@@ -76,6 +78,46 @@ async function load(options: RunnerLoadOptions): Promise<void> {
   }
 }
 
+/** Compiled grammars by spec: agents send the same tool schemas request after request. */
+const grammars = new Map<string, Promise<LlamaGrammar>>();
+const MAX_CACHED_GRAMMARS = 64;
+
+/** node-llama-cpp compiles the JSON schema to GBNF; `wrapJsonGrammar` makes it exact and finite. */
+async function compileGrammar(spec: RunnerGrammar): Promise<LlamaGrammar> {
+  const key = JSON.stringify(spec);
+  let compiled = grammars.get(key);
+  if (!compiled) {
+    compiled = (async () => {
+      if (!llama) throw new Error("model not loaded");
+      const json = await llama.createGrammarForJsonSchema(spec.schema as never);
+      return llama.createGrammar({ grammar: wrapJsonGrammar(json.grammar, spec.prefix, spec.suffix) });
+    })();
+    grammars.set(key, compiled);
+    compiled.catch(() => grammars.delete(key));
+    if (grammars.size > MAX_CACHED_GRAMMARS) grammars.delete(grammars.keys().next().value as string);
+  }
+  return compiled;
+}
+
+/** Requests whose grammar is still compiling, and whether they were cancelled meanwhile. */
+const compiling = new Map<number, { cancelled: boolean }>();
+
+async function generateWithGrammar(id: number, params: Extract<ToRunner, { t: "generate" }>["params"]): Promise<void> {
+  const state = { cancelled: false };
+  compiling.set(id, state);
+  let grammar: LlamaGrammar;
+  try {
+    grammar = await compileGrammar(params.grammar!);
+  } catch (err) {
+    return send({ t: "failed", id, code: "validation_failed", message: `the JSON schema could not be compiled to a grammar: ${(err as Error).message}` });
+  } finally {
+    compiling.delete(id);
+  }
+  if (state.cancelled) return;
+  if (!scheduler) return send({ t: "failed", id, code: "internal", message: "model not loaded" });
+  scheduler.submit(id, params, grammar);
+}
+
 process.on("message", (raw: unknown) => {
   const msg = raw as ToRunner;
   switch (msg.t) {
@@ -83,10 +125,12 @@ process.on("message", (raw: unknown) => {
       void load(msg.options);
       break;
     case "generate":
-      if (!scheduler) send({ t: "failed", id: msg.id, code: "internal", message: "model not loaded" });
+      if (msg.params.grammar) void generateWithGrammar(msg.id, msg.params);
+      else if (!scheduler) send({ t: "failed", id: msg.id, code: "internal", message: "model not loaded" });
       else scheduler.submit(msg.id, msg.params);
       break;
     case "cancel":
+      if (compiling.has(msg.id)) compiling.get(msg.id)!.cancelled = true;
       scheduler?.cancel(msg.id);
       break;
     case "tokenize":

@@ -1,4 +1,13 @@
-import type { LlamaContext, LlamaContextSequence, LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
+import {
+  LlamaGrammarEvaluationState,
+  TokenBias,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaGrammar,
+  type LlamaModel,
+  type SequenceEvaluateOptions,
+  type Token,
+} from "node-llama-cpp";
 import { StopMatcher } from "../text/stop-matcher.js";
 import { TokenTextDecoder } from "../text/token-decoder.js";
 import type { FromRunner, GenerateParams, RunnerStats } from "./protocol.js";
@@ -8,6 +17,7 @@ type Emit = (msg: FromRunner) => void;
 interface Job {
   id: number;
   params: GenerateParams;
+  grammar?: LlamaGrammar;
 }
 
 interface ActiveJob {
@@ -47,6 +57,7 @@ export class BatchScheduler {
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     private readonly emit: Emit,
+    private readonly vocabSize: number,
   ) {
     for (let i = 0; i < context.totalSequences; i++) {
       const seq = context.getSequence();
@@ -55,8 +66,9 @@ export class BatchScheduler {
     }
   }
 
-  submit(id: number, params: GenerateParams): void {
-    this.queue.push({ id, params });
+  /** Queues a generation; `grammar` (compiled by the caller) constrains its output. */
+  submit(id: number, params: GenerateParams, grammar?: LlamaGrammar): void {
+    this.queue.push({ id, params, grammar });
     this.admit();
   }
 
@@ -122,7 +134,12 @@ export class BatchScheduler {
     }
     const maxTokens = Math.min(params.maxTokens ?? room, room);
     const history: Token[] = tokens.slice(-PENALTY_WINDOW);
-    const generator = sequence.evaluate(tokens, this.samplerOptions(params, history));
+    const options = this.samplerOptions(params, history);
+    if (job.grammar) {
+      options.grammarEvaluationState = new LlamaGrammarEvaluationState({ model: this.model, grammar: job.grammar });
+      options.tokenBias = this.partialUtf8Bias();
+    }
+    const generator = sequence.evaluate(tokens, options);
     const active: ActiveJob = {
       id: job.id,
       sequence,
@@ -137,6 +154,27 @@ export class BatchScheduler {
     };
     this.active.set(job.id, active);
     this.emit({ t: "started", id: job.id, promptTokens: tokens.length });
+  }
+
+  private partialBias: TokenBias | null = null;
+
+  /**
+   * Under a grammar, tokens whose bytes are not whole UTF-8 characters are banned:
+   * llama.cpp's grammar reads a lead byte followed by ASCII as one character, so
+   * such tokens could break JSON string lengths the grammar believes it enforced.
+   * The answer stays valid UTF-8; characters the vocabulary only spells byte by byte
+   * cannot appear in constrained output. Computed once per model (one detokenize per token).
+   */
+  private partialUtf8Bias(): TokenBias {
+    if (!this.partialBias) {
+      const bias = new TokenBias(this.model.tokenizer);
+      for (let t = 0; t < this.vocabSize; t++) {
+        const text = this.model.detokenize([t as Token], false);
+        if (text.includes("\uFFFD")) bias.set(t as Token, "never");
+      }
+      this.partialBias = bias;
+    }
+    return this.partialBias;
   }
 
   /** The prompt's tokens exactly as a generation evaluates them (special tokens parsed, BOS if the model wants it). */

@@ -6,7 +6,9 @@
  *   tool results as `<tool_response>` blocks in a user turn.
  * - {@link CHATML_THINK_TEMPLATE}: Qwen3 style. No default system prompt, `reasoning_content` (or a
  *   `<think>` block inside `content`) kept only for the turns after the last user query, and
- *   `enable_thinking=false` appends an empty `<think>\n\n</think>\n\n` to the generation prompt.
+ *   `enable_thinking=false` appends an empty `<think>\n\n</think>\n\n` to the generation prompt;
+ *   otherwise the generation prompt opens the `<think>` block itself (as Qwen3-Thinking and
+ *   DeepSeek-R1 templates do), so even random weights produce reasoning first.
  */
 
 /** Default system prompt of {@link CHATML_TOOLS_TEMPLATE} (Qwen2.5 has its own branded one). */
@@ -152,6 +154,8 @@ export const CHATML_THINK_TEMPLATE = `{%- if tools %}
     {{- '<|im_start|>assistant\\n' }}
     {%- if enable_thinking is defined and enable_thinking is false %}
         {{- '<think>\\n\\n</think>\\n\\n' }}
+    {%- else %}
+        {{- '<think>\\n' }}
     {%- endif %}
 {%- endif %}
 `;
