@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { OpenAIChatStreamEncoder } from "../../src/codecs/openai/chat-response.js";
+import { OpenAIChatStreamDecoder, sseDataPayloads } from "../../src/codecs/openai/chat-stream-decode.js";
+import type { ChatEvent } from "../../src/core/chat.js";
+
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/openai/${name}`, import.meta.url), "utf8");
+const decodeAll = (body: string): ChatEvent[] => {
+  const d = new OpenAIChatStreamDecoder();
+  return sseDataPayloads(body).flatMap((p) => d.decode(p));
+};
+
+describe("OpenAI stream decoding (wire → canonical → wire)", () => {
+  it("decodes a recorded OpenAI tool-call stream into canonical events", () => {
+    assert.deepEqual(decodeAll(fixture("real-tool-stream.sse")), [
+      { type: "start", model: "gpt-4.1-mini-2025-04-14" },
+      { type: "tool_call_start", index: 0, id: "call_Qf1l3wGxTtB8s0kR", name: "get_weather" },
+      { type: "tool_call_delta", index: 0, argumentsDelta: '{"' },
+      { type: "tool_call_delta", index: 0, argumentsDelta: "city" },
+      { type: "tool_call_delta", index: 0, argumentsDelta: '":"Paris"}' },
+      { type: "tool_call_end", index: 0 },
+      { type: "usage", usage: { promptTokens: 81, completionTokens: 15 } },
+      { type: "finish", reason: "tool_calls" },
+    ]);
+  });
+
+  it("round-trips llmux's own recorded frames exactly", () => {
+    for (const [name, usage] of [["chat-stream-usage.sse", true], ["chat-stream-stop.sse", false]] as const) {
+      const body = fixture(name);
+      const events = decodeAll(body);
+      const enc = new OpenAIChatStreamEncoder("tiny", usage, { id: "chatcmpl-fixture", created: 1764000000 });
+      // The decoder cannot know a stop string was the cause: re-encoding maps both to "stop".
+      const again = events.map((e) => enc.encode(e)).join("") + enc.end();
+      assert.equal(again, body);
+    }
+  });
+
+  it("re-encodes a recorded OpenAI stream with the same content, calls and usage", () => {
+    const events = decodeAll(fixture("real-tool-stream.sse"));
+    const enc = new OpenAIChatStreamEncoder("m", true);
+    const back = decodeAll(events.map((e) => enc.encode(e)).join("") + enc.end());
+    assert.deepEqual(back.slice(1), events.slice(1));
+  });
+});
