@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from "commander";
+import { registerBenchCommand } from "./bench.js";
 import { registerModelCommands } from "./models.js";
 import { registerServeCommand } from "./serve.js";
 import { VERSION } from "../version.js";
@@ -8,6 +9,7 @@ const program = new Command();
 program.name("llmux").description("Local-first LLM server and manager").version(VERSION);
 registerServeCommand(program);
 registerModelCommands(program);
+registerBenchCommand(program);
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof InvalidArgumentError) process.stderr.write(`${err.message}\n`);
   else process.stderr.write(`llmux: ${(err as Error)?.message ?? err}\n`);

@@ -1,0 +1,147 @@
+/**
+ * The standard suite behind docs/PERFORMANCE.md: sections run one after the other, each a
+ * function of a shared context returning its own result, so embeddings and gateway
+ * measurements slot in as functions once their routes exist.
+ */
+import { resolveServeConfig } from "../config.js";
+import { startApp } from "../app.js";
+import { VERSION } from "../version.js";
+import { BENCH_MODEL, benchHome, ensureBenchModel } from "./bench-model.js";
+import { silentProgress, type ProgressReporter } from "./progress.js";
+import { parsePromptSpec } from "./prompt.js";
+import { environment, runBench } from "./runner.js";
+import { BENCH_SCHEMA, type BenchProtocol, type LevelPlan, type SuiteCase, type SuiteResult, type SuiteSectionResult } from "./types.js";
+
+/** Engine settings of the in-process llmux the suite measures. */
+export const SUITE_ENGINE = { threads: 2, parallel: 8, contextSize: 2048 } as const;
+export const SUITE_CONCURRENCY = [1, 4, 8];
+
+/** What every section gets: the server under test and the run settings. */
+export interface SuiteContext {
+  url: string;
+  model: string;
+  protocol: BenchProtocol;
+  apiKey?: string;
+  concurrency: number[];
+  plan?: LevelPlan;
+  warmup: number;
+  timeoutMs: number;
+  temperature?: number;
+  seed?: number;
+  progress: ProgressReporter;
+}
+
+/** One section of the suite. */
+export interface SuiteSection {
+  name: string;
+  title: string;
+  run(ctx: SuiteContext): Promise<SuiteSectionResult>;
+}
+
+/** A chat case: a prompt size and an output length. */
+interface ChatCase {
+  name: string;
+  description: string;
+  prompt: string;
+  maxTokens: number;
+}
+
+export const CHAT_CASES: readonly ChatCase[] = [
+  { name: "decode", description: "decode-heavy: short prompt (~32 tokens), 128 max tokens", prompt: "short", maxTokens: 128 },
+  { name: "prefill", description: "prefill-heavy: long prompt (~1024 tokens), 16 max tokens", prompt: "long", maxTokens: 16 },
+];
+
+/** Streaming chat completions, decode- and prefill-heavy, at each concurrency. */
+export const chatSection: SuiteSection = {
+  name: "chat",
+  title: "Chat completions (streaming)",
+  async run(ctx) {
+    const cases: SuiteCase[] = [];
+    for (const c of CHAT_CASES) {
+      try {
+        const result = await runBench({
+          target: {
+            url: ctx.url,
+            model: ctx.model,
+            protocol: ctx.protocol,
+            stream: true,
+            maxTokens: c.maxTokens,
+            temperature: ctx.temperature,
+            seed: ctx.seed,
+            apiKey: ctx.apiKey,
+            timeoutMs: ctx.timeoutMs,
+          },
+          prompt: parsePromptSpec(c.prompt),
+          concurrency: ctx.concurrency,
+          plan: ctx.plan,
+          warmup: ctx.warmup,
+          progress: ctx.progress,
+          label: c.name,
+        });
+        cases.push({ name: c.name, description: c.description, result });
+      } catch (err) {
+        // One case failing (e.g. a prompt over the server's context) keeps the others' results.
+        ctx.progress.note(`${c.name} failed: ${(err as Error).message}`);
+        cases.push({ name: c.name, description: c.description, error: (err as Error).message });
+      }
+    }
+    return { name: this.name, title: this.title, status: "ok", cases };
+  },
+};
+
+/** A section whose route does not exist yet. */
+const notYet = (name: string, title: string, reason: string): SuiteSection => ({
+  name,
+  title,
+  run: async () => ({ name, title, status: "not available yet", reason }),
+});
+
+export const SUITE_SECTIONS: readonly SuiteSection[] = [
+  chatSection,
+  notYet("embeddings", "Embeddings", "llmux has no /v1/embeddings route yet"),
+  notYet("gateway", "Gateway overhead", "llmux has no cloud gateway routes yet"),
+];
+
+export interface SuiteOptions extends Omit<SuiteContext, "url" | "model" | "progress"> {
+  /** Measure this server and model instead of starting llmux in-process with the bench model. */
+  external?: { url: string; model: string };
+  progress?: ProgressReporter;
+  sections?: readonly SuiteSection[];
+}
+
+/**
+ * Runs every section. Without `external`, starts llmux in-process on 127.0.0.1:0 (bench home,
+ * `SUITE_ENGINE` settings, the `bench` model generated once) and closes it afterwards. A
+ * section that throws is recorded as failed; the others still run.
+ */
+export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
+  const progress = options.progress ?? silentProgress;
+  const startedAt = new Date().toISOString();
+  let server: SuiteResult["server"];
+  let close = async () => {};
+  if (options.external) {
+    server = { inProcess: false, url: options.external.url, model: options.external.model };
+  } else {
+    await ensureBenchModel((path) => progress.note(`generating ${path} (once; takes a while)…`));
+    const config = resolveServeConfig({ host: "127.0.0.1", port: 0, home: benchHome(), engine: { ...SUITE_ENGINE } });
+    const app = await startApp({ ...config, logLevel: "warn" }, { logStream: process.stderr });
+    close = () => app.close();
+    server = { inProcess: true, url: app.url, model: BENCH_MODEL, engine: { ...SUITE_ENGINE } };
+    progress.note(`llmux started in-process at ${app.url} (home ${config.home})`);
+  }
+  const ctx: SuiteContext = { ...options, url: server.url, model: server.model, progress };
+  const sections: SuiteSectionResult[] = [];
+  try {
+    for (const section of options.sections ?? SUITE_SECTIONS) {
+      try {
+        sections.push(await section.run(ctx));
+      } catch (err) {
+        progress.note(`${section.name} failed: ${(err as Error).message}`);
+        sections.push({ name: section.name, title: section.title, status: "failed", reason: (err as Error).message });
+      }
+    }
+  } finally {
+    await close();
+  }
+  return { schema: BENCH_SCHEMA, kind: "suite", startedAt, llmuxVersion: VERSION, environment: environment(), server, sections };
+}
