@@ -2,12 +2,19 @@ import type { FastifyInstance } from "fastify";
 import { join } from "node:path";
 import type { ServeConfig } from "./config.js";
 import { LocalBackend } from "./engine/local-backend.js";
+import { EmbeddingService } from "./engine/embeddings/embedding-service.js";
 import { ModelPool } from "./engine/model-pool.js";
 import { ModelRegistry } from "./engine/model-registry.js";
 import { synthesizeModel } from "./engine/synth/synthesize.js";
+import { AuditRetention, DEFAULT_RETENTION } from "./audit/retention.js";
+import { AuditWriter } from "./audit/audit-writer.js";
 import { buildHttpServer } from "./http/server.js";
+import { LifecycleBus } from "./observability/lifecycle.js";
 import { Router } from "./routing/router.js";
+import { TimeoutSettings } from "./settings/timeouts.js";
+import { AuditRepository } from "./store/audit-repo.js";
 import { openDatabase, type Db } from "./store/db.js";
+import { SettingsRepository } from "./store/settings-repo.js";
 import { VERSION } from "./version.js";
 
 /** The name of the tiny synthetic model a fresh install creates so it can answer at once. */
@@ -20,6 +27,12 @@ export interface App {
   db: Db;
   registry: ModelRegistry;
   pool: ModelPool;
+  /** Embedding models, each in its own runner process. */
+  embeddings: EmbeddingService;
+  bus: LifecycleBus;
+  timeouts: TimeoutSettings;
+  auditRepo: AuditRepository;
+  auditWriter: AuditWriter;
   /** The base URL it listens on, once started. */
   url: string;
   close(): Promise<void>;
@@ -30,7 +43,10 @@ export interface App {
  * On a first start with an empty models folder it writes the tiny `llmux-demo` model.
  */
 export async function startApp(config: ServeConfig, options: { logStream?: NodeJS.WritableStream } = {}): Promise<App> {
-  const db = await openDatabase(join(config.home, "llmux.db"));
+  const dbFile = join(config.home, "llmux.db");
+  const db = await openDatabase(dbFile);
+  const timeouts = new TimeoutSettings(new SettingsRepository(db));
+  await timeouts.load();
   const registry = new ModelRegistry(join(config.home, "models"));
   await registry.refresh();
   if (registry.list().length === 0 && registry.unreadable().length === 0) {
@@ -39,10 +55,17 @@ export async function startApp(config: ServeConfig, options: { logStream?: NodeJ
   }
   const pool = new ModelPool(config.engine);
   const router = new Router(registry, new LocalBackend(registry, pool));
+  const embeddings = new EmbeddingService(registry, config.engine);
+  const bus = new LifecycleBus();
+  const auditRepo = new AuditRepository(db);
+  // Writes happen only after requests arrive, when `http` exists.
+  const auditWriter = new AuditWriter(auditRepo, bus, { error: (obj, msg) => http.log.error(obj, msg) });
   const http = buildHttpServer(
-    { registry, router, version: VERSION },
+    { registry, router, embeddings, version: VERSION, bus, timeouts, auditRepo, auditWriter },
     { bodyLimit: config.bodyLimit, logLevel: config.logLevel, logStream: options.logStream },
   );
+  const retention = new AuditRetention(auditRepo, dbFile, () => DEFAULT_RETENTION, http.log);
+  retention.start();
   await http.listen({ host: config.host, port: config.port });
   const addr = http.server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.port;
@@ -54,10 +77,13 @@ export async function startApp(config: ServeConfig, options: { logStream?: NodeJ
       // Stop accepting; in-flight requests get a bounded grace period.
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([http.close(), grace]);
-      await pool.closeAll();
+      retention.stop();
+      await auditWriter.close();
+      await Promise.all([pool.closeAll(), embeddings.close()]);
       await db.destroy();
     })();
     return closing;
   };
-  return { config, http, db, registry, pool, url: `http://${host}:${port}`, close };
+  return { config, http, db, registry, pool, embeddings, bus, timeouts, auditRepo, auditWriter, url: `http://${host}:${port}`, close };
 }
+

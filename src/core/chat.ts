@@ -91,7 +91,7 @@ export interface Usage {
 
 /** The typed stream every backend produces. */
 export type ChatEvent =
-  | { type: "start"; model: string }
+  | { type: "start"; model: string; /** Known up front by backends that tokenize before generating. */ promptTokens?: number }
   | { type: "text"; text: string }
   | { type: "reasoning"; text: string }
   | { type: "tool_call_start"; index: number; id: string; name: string }

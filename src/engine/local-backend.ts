@@ -52,7 +52,7 @@ export class LocalBackend implements ChatBackend {
     for await (const ev of events) {
       // "start" waits for the runner to accept the prompt, so a prompt too long for the
       // context is still an HTTP error rather than an in-band one.
-      if (ev.t === "started") yield { type: "start", model: prep.info.id };
+      if (ev.t === "started") yield { type: "start", model: prep.info.id, promptTokens: ev.promptTokens };
       else if (ev.t === "text") {
         if (wholeAnswer) wholeAnswer.push(ev.text);
         else for (const e of parser.push(ev.text)) if (keep(e)) yield e;
@@ -102,7 +102,8 @@ export class LocalBackend implements ChatBackend {
     if (useTools && !info.capabilities.tools) {
       throw new LlmuxError("unsupported_parameter", `model '${info.id}' has no tool calling in its chat template`, { param: "tools" });
     }
-    if (request.reasoning && !info.capabilities.reasoning) {
+    // Turning thinking off where there is none is fine (Anthropic clients send it routinely).
+    if (request.reasoning?.enabled && !info.capabilities.reasoning) {
       throw new LlmuxError("unsupported_parameter", `model '${info.id}' does not reason; its template has no thinking switch`, { param: "reasoning" });
     }
     const format = toolCallFormatFor(info.chatTemplate);

@@ -1,18 +1,34 @@
+import websocket from "@fastify/websocket";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
+import type { AuditWriter } from "../audit/audit-writer.js";
 import type { ModelRegistry } from "../engine/model-registry.js";
 import { LlmuxError } from "../errors/llmux-error.js";
+import type { LifecycleBus } from "../observability/lifecycle.js";
 import type { Router } from "../routing/router.js";
+import type { TimeoutSettings } from "../settings/timeouts.js";
+import type { AuditRepository } from "../store/audit-repo.js";
 import { sendProblem, toLlmuxError } from "./problem.js";
 import { requestIdFor } from "./request-id.js";
+import { registerAdminAuditRoutes } from "./routes/admin-audit.js";
+import { registerAdminTimeoutRoutes } from "./routes/admin-timeouts.js";
+import { registerAnthropicRoutes } from "./routes/anthropic-messages.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerOpenAIChatRoutes } from "./routes/openai-chat.js";
 import { registerOpenAICompletionRoutes } from "./routes/openai-completions.js";
+import { registerOpenAIEmbeddingRoutes, type EmbeddingBackend } from "./routes/openai-embeddings.js";
 import { registerOpenAIModelRoutes } from "./routes/openai-models.js";
 
 export interface HttpDeps {
   registry: ModelRegistry;
   router: Router;
+  /** Serves `/v1/embeddings` (absent: that route answers 503). */
+  embeddings?: EmbeddingBackend;
   version: string;
+  /** Request lifecycle events: audit and observability subscribe to them. */
+  bus: LifecycleBus;
+  timeouts: TimeoutSettings;
+  auditRepo: AuditRepository;
+  auditWriter: AuditWriter;
 }
 
 export interface HttpOptions {
@@ -55,6 +71,7 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   app.setErrorHandler((err, request, reply) => {
     const e = toLlmuxError(err);
     if (e.code === "internal") request.log.error({ err, request_id: request.id }, "unhandled error");
+    request.inference?.fail(e);
     return sendProblem(request, reply, e);
   });
 
@@ -65,6 +82,12 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   registerHealthRoutes(app, deps.version);
   registerOpenAIModelRoutes(app, deps);
   registerOpenAIChatRoutes(app, deps);
+  registerAnthropicRoutes(app, deps);
   registerOpenAICompletionRoutes(app, deps);
+  registerOpenAIEmbeddingRoutes(app, deps);
+  registerAdminTimeoutRoutes(app, deps);
+  // WebSocket routes must be declared after the plugin has loaded: hence the nested plugin.
+  void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  void app.register(async (scoped) => registerAdminAuditRoutes(scoped, deps));
   return app;
 }

@@ -85,6 +85,7 @@ export async function pumpSse<E>(
     } catch (err) {
       const e = toLlmuxError(err);
       if (e.code === "internal") request.log.error({ err, request_id: request.id }, "stream failed");
+      request.inference?.fail(e);
       sse.end(encoder.error(e, request.id));
     }
   } finally {

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { writeGguf } from "../../src/engine/gguf/writer.js";
 import { synthesizeSpec } from "../../src/engine/synth/synthesize.js";
-import { makeHome, startTestServer, type TestServer } from "../helpers/server.js";
+import { LONG_GENERATION, makeHome, startTestServer, type TestServer } from "../helpers/server.js";
 
 const ask = (s: TestServer, model: string) =>
   s.openai.chat.completions.create({ model, messages: [{ role: "user", content: "hi" }], max_tokens: 4 });
@@ -71,7 +71,7 @@ describe("a model that cannot load fails its request cleanly while others keep a
     const stream = await s.openai.chat.completions.create({
       model: "tiny",
       messages: [{ role: "user", content: "long" }],
-      max_tokens: 1500,
+      ...LONG_GENERATION,
       stream: true,
     });
     const runner = s.app.pool.list().find((m) => m.id === "tiny")!.runner;

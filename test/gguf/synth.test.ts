@@ -118,7 +118,7 @@ describe("synthesizeModel", () => {
   });
 
   it("exports the preset list", () => {
-    assert.deepEqual([...PRESETS].sort(), ["bench", "broken-spm", "tiny", "tiny-think"]);
+    assert.deepEqual([...PRESETS].sort(), ["bench", "broken-spm", "tiny", "tiny-embed", "tiny-think"]);
     assert.throws(() => synthesizeSpec({ preset: "tiny", seed: -1 }), /seed must be an integer/);
   });
 });
@@ -184,10 +184,11 @@ describe("chat templates", () => {
   it("the think template follows enable_thinking", () => {
     const t = new Template(CHATML_THINK_TEMPLATE);
     const messages = [{ role: "user", content: "Hi" }];
-    assert.equal(t.render({ messages, add_generation_prompt: true }), "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    // Thinking (the default) opens the think block in the prompt.
+    assert.equal(t.render({ messages, add_generation_prompt: true }), "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n");
     assert.equal(
       t.render({ messages, add_generation_prompt: true, enable_thinking: true }),
-      "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
+      "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n",
     );
     assert.equal(
       t.render({ messages, add_generation_prompt: true, enable_thinking: false }),

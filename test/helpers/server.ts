@@ -56,3 +56,23 @@ export async function startTestServer(
     },
   };
 }
+
+/**
+ * Request fields that make the tiny model generate for a long time, whatever the
+ * seed: random weights sample the end token every few hundred tokens, but a grammar
+ * for 40 strings of exactly 500 characters allows no end before about 20,000 characters.
+ */
+export const LONG_GENERATION = {
+  max_tokens: 30000,
+  response_format: {
+    type: "json_schema" as const,
+    json_schema: {
+      name: "long",
+      schema: {
+        type: "object",
+        properties: { items: { type: "array", minItems: 40, maxItems: 40, items: { type: "string", minLength: 500, maxLength: 500 } } },
+        required: ["items"],
+      },
+    },
+  },
+};

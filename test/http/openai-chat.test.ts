@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import { LONG_GENERATION, startTestServer, type TestServer } from "../helpers/server.js";
 
 const user = (content: string) => [{ role: "user" as const, content }];
 
@@ -180,7 +180,7 @@ describe("cancellation frees the sequence at once", () => {
   it("an aborted stream lets the next request run", async () => {
     const ac = new AbortController();
     const stream = await s.openai.chat.completions.create(
-      { model: "tiny", messages: user("Go on forever"), max_tokens: 30000, stream: true, temperature: 1 },
+      { model: "tiny", messages: user("Go on forever"), ...LONG_GENERATION, stream: true },
       { signal: ac.signal },
     );
     let seen = 0;
@@ -208,7 +208,7 @@ describe("cancellation frees the sequence at once", () => {
   it("a client that disconnects from a non-streaming request frees the slot too", async () => {
     const ac = new AbortController();
     const pending = s.openai.chat.completions
-      .create({ model: "tiny", messages: user("Long"), max_tokens: 30000 }, { signal: ac.signal })
+      .create({ model: "tiny", messages: user("Long"), ...LONG_GENERATION }, { signal: ac.signal })
       .catch((e: unknown) => e);
     const runner = s.app.pool.list()[0].runner;
     for (let i = 0; i < 100 && (await runner.stats()).busySlots === 0; i++) await new Promise((r) => setTimeout(r, 10));

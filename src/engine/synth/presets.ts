@@ -4,13 +4,14 @@
 import { GgmlType } from "../gguf/constants.js";
 import type { ChatTemplateKind } from "./tokenizer.js";
 
-export type SynthPresetName = "tiny" | "bench" | "tiny-think" | "broken-spm";
+export type SynthPresetName = "tiny" | "bench" | "tiny-think" | "broken-spm" | "tiny-embed";
 
 export interface SynthPreset {
   name: SynthPresetName;
   /** `general.name` written to the file. */
   displayName: string;
-  architecture: "qwen2" | "llama";
+  /** "bert": an embedding-only encoder (WordPiece vocabulary, mean pooling, no chat template). */
+  architecture: "qwen2" | "llama" | "bert";
   nEmbd: number;
   nLayer: number;
   nHead: number;
@@ -20,6 +21,7 @@ export interface SynthPreset {
   /** Total tokens, specials included. */
   vocabSize: number;
   ropeFreqBase: number;
+  /** RMS norm epsilon (qwen2, llama); the LayerNorm epsilon for bert. */
   rmsEps: number;
   /** Type of the 2D weight matrices (norms and biases are always F32). */
   weightType: GgmlType.F32 | GgmlType.F16 | GgmlType.Q8_0;
@@ -27,9 +29,15 @@ export interface SynthPreset {
   tiedEmbeddings: boolean;
   /** q/k/v biases (qwen2 has them). */
   qkvBias: boolean;
-  /** "gpt2": a real byte-level BPE vocabulary; "broken-spm": an SPM vocabulary without byte tokens or scores. */
-  tokenizer: "gpt2" | "broken-spm";
-  template: ChatTemplateKind;
+  /**
+   * "gpt2": a real byte-level BPE vocabulary; "broken-spm": an SPM vocabulary without byte tokens or scores;
+   * "wordpiece": a real BERT WordPiece vocabulary.
+   */
+  tokenizer: "gpt2" | "broken-spm" | "wordpiece";
+  /** The chat template to embed; null: none (embedding models). */
+  template: ChatTemplateKind | null;
+  /** `<arch>.pooling_type` (1 = mean), for embedding models. */
+  poolingType?: number;
   /** Std of the random weights. */
   weightStd: number;
 }
@@ -88,5 +96,26 @@ export const SYNTH_PRESETS: Readonly<Record<SynthPresetName, SynthPreset>> = {
     rmsEps: 1e-5,
     qkvBias: false,
     tokenizer: "broken-spm",
+  },
+  "tiny-embed": {
+    name: "tiny-embed",
+    displayName: "llmux synthetic tiny embedding (BERT)",
+    architecture: "bert",
+    nEmbd: 64,
+    nLayer: 2,
+    nHead: 4,
+    nHeadKv: 4,
+    nFf: 256,
+    contextLength: 512,
+    vocabSize: 1024,
+    ropeFreqBase: 0,
+    rmsEps: 1e-12,
+    weightType: GgmlType.F32,
+    tiedEmbeddings: false,
+    qkvBias: true,
+    tokenizer: "wordpiece",
+    template: null,
+    poolingType: 1,
+    weightStd: 0.02,
   },
 };

@@ -10,6 +10,7 @@ import { SYNTH_PRESETS } from "./presets.js";
 import type { SynthPreset, SynthPresetName } from "./presets.js";
 import { CHATML_TOOLS_TEMPLATE } from "./templates.js";
 import { buildTokenizer } from "./tokenizer.js";
+import { buildWordPieceTokenizer } from "./wordpiece.js";
 
 export interface SynthesizeOptions {
   preset: SynthPresetName;
@@ -20,7 +21,7 @@ export interface SynthesizeOptions {
 export const DEFAULT_SYNTH_SEED = 42;
 
 /** Names of the synthetic presets. */
-export const PRESETS = ["tiny", "bench", "tiny-think", "broken-spm"] as const satisfies readonly SynthPresetName[];
+export const PRESETS = ["tiny", "bench", "tiny-think", "broken-spm", "tiny-embed"] as const satisfies readonly SynthPresetName[];
 export type { SynthPresetName } from "./presets.js";
 
 const CHUNK_ELEMENTS = 1 << 18;
@@ -140,6 +141,10 @@ function* onesF32Chunks(elements: number): Generator<Uint8Array> {
   yield new Uint8Array(new Float32Array(elements).fill(1).buffer);
 }
 
+function* zerosF32Chunks(elements: number): Generator<Uint8Array> {
+  yield new Uint8Array(elements * 4);
+}
+
 function fileTypeOf(weightType: GgmlType): LlamaFileType {
   switch (weightType) {
     case GgmlType.F32:
@@ -154,6 +159,7 @@ function fileTypeOf(weightType: GgmlType): LlamaFileType {
 }
 
 function buildTensors(p: SynthPreset, seed: number): GgufTensorSpec[] {
+  if (p.architecture === "bert") return buildBertTensors(p, seed);
   const headDim = p.nEmbd / p.nHead;
   const nEmbdKv = headDim * p.nHeadKv;
   const tensors: GgufTensorSpec[] = [];
@@ -197,6 +203,48 @@ function buildTensors(p: SynthPreset, seed: number): GgufTensorSpec[] {
   }
   norm("output_norm.weight");
   if (!p.tiedEmbeddings) weight("output.weight", [p.nEmbd, p.vocabSize]);
+  return tensors;
+}
+
+/**
+ * A BERT encoder, as llama.cpp's `bert` architecture loads it: token, token-type and position
+ * embeddings with a LayerNorm, then post-norm blocks (q/k/v/output with biases, LayerNorm,
+ * GELU FFN up/down with biases, LayerNorm). No output head: the hidden states are the embeddings.
+ */
+function buildBertTensors(p: SynthPreset, seed: number): GgufTensorSpec[] {
+  const tensors: GgufTensorSpec[] = [];
+  const random = (name: string, dims: number[]): void => {
+    const elements = dims.reduce((a, b) => a * b, 1);
+    const s = hashSeed(seed, name);
+    tensors.push({ name, dims, type: GgmlType.F32, data: () => randomFloatChunks(s, elements, p.weightStd, false) });
+  };
+  const weight = (name: string, dims: number[]): void => {
+    if (p.weightType !== GgmlType.F32) throw new RangeError(`${p.name}: bert presets are F32 only`);
+    random(name, dims);
+  };
+  // LayerNorm: gamma 1, beta 0 (as a freshly initialised BERT).
+  const layerNorm = (name: string): void => {
+    tensors.push({ name: `${name}.weight`, dims: [p.nEmbd], type: GgmlType.F32, data: () => onesF32Chunks(p.nEmbd) });
+    tensors.push({ name: `${name}.bias`, dims: [p.nEmbd], type: GgmlType.F32, data: () => zerosF32Chunks(p.nEmbd) });
+  };
+
+  weight("token_embd.weight", [p.nEmbd, p.vocabSize]);
+  weight("token_types.weight", [p.nEmbd, 2]);
+  weight("position_embd.weight", [p.nEmbd, p.contextLength]);
+  layerNorm("token_embd_norm");
+  for (let i = 0; i < p.nLayer; i++) {
+    const b = `blk.${i}`;
+    for (const m of ["attn_q", "attn_k", "attn_v", "attn_output"]) {
+      weight(`${b}.${m}.weight`, [p.nEmbd, p.nEmbd]);
+      random(`${b}.${m}.bias`, [p.nEmbd]);
+    }
+    layerNorm(`${b}.attn_output_norm`);
+    weight(`${b}.ffn_up.weight`, [p.nEmbd, p.nFf]);
+    random(`${b}.ffn_up.bias`, [p.nFf]);
+    weight(`${b}.ffn_down.weight`, [p.nFf, p.nEmbd]);
+    random(`${b}.ffn_down.bias`, [p.nEmbd]);
+    layerNorm(`${b}.layer_output_norm`);
+  }
   return tensors;
 }
 
@@ -262,12 +310,25 @@ export function synthesizeSpec(opts: SynthesizeOptions): GgufFileSpec {
     kv.u32(`${a}.block_count`, p.nLayer),
     kv.u32(`${a}.feed_forward_length`, p.nFf),
     kv.u32(`${a}.attention.head_count`, p.nHead),
-    kv.u32(`${a}.attention.head_count_kv`, p.nHeadKv),
-    kv.f32(`${a}.attention.layer_norm_rms_epsilon`, p.rmsEps),
-    kv.f32(`${a}.rope.freq_base`, p.ropeFreqBase),
   ];
+  if (a === "bert") {
+    // An encoder: bidirectional attention, LayerNorm, learned positions (no RoPE), pooled output.
+    metadata.push(
+      kv.f32(`${a}.attention.layer_norm_epsilon`, p.rmsEps),
+      kv.bool(`${a}.attention.causal`, false),
+      kv.u32(`${a}.pooling_type`, p.poolingType ?? 1),
+    );
+  } else {
+    metadata.push(
+      kv.u32(`${a}.attention.head_count_kv`, p.nHeadKv),
+      kv.f32(`${a}.attention.layer_norm_rms_epsilon`, p.rmsEps),
+      kv.f32(`${a}.rope.freq_base`, p.ropeFreqBase),
+    );
+  }
   if (p.tokenizer === "gpt2") {
-    metadata.push(...buildTokenizer({ vocabSize: p.vocabSize, seed, template: p.template }).metadata);
+    metadata.push(...buildTokenizer({ vocabSize: p.vocabSize, seed, template: p.template ?? undefined }).metadata);
+  } else if (p.tokenizer === "wordpiece") {
+    metadata.push(...buildWordPieceTokenizer({ vocabSize: p.vocabSize, seed }).metadata);
   } else {
     metadata.push(...brokenSpmTokenizer(p, seed));
   }

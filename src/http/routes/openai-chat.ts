@@ -2,17 +2,19 @@ import type { FastifyInstance } from "fastify";
 import { collectOpenAIChat, OpenAIChatStreamEncoder } from "../../codecs/openai/chat-response.js";
 import { decodeOpenAIChat } from "../../codecs/openai/chat-request.js";
 import type { Router } from "../../routing/router.js";
-import { abortOnDisconnect, pumpSse } from "../sse.js";
+import { beginInference, type InferenceDeps } from "../inference.js";
+import { pumpSse } from "../sse.js";
 
 /** `POST /v1/chat/completions`: decode, route, run, encode. Knows no engine. */
-export function registerOpenAIChatRoutes(app: FastifyInstance, deps: { router: Router }): void {
+export function registerOpenAIChatRoutes(app: FastifyInstance, deps: { router: Router } & InferenceDeps): void {
   app.post("/v1/chat/completions", async (request, reply) => {
+    const tracker = beginInference(deps, request, reply, "chat", "openai");
     const { request: chat, includeUsage } = decodeOpenAIChat(request.body);
+    tracker.describe(chat.model, chat.stream);
     const target = await deps.router.resolve(chat.model);
-    const abort = abortOnDisconnect(reply);
-    const events = target.backend.stream({ ...chat, model: target.model }, { signal: abort.signal });
+    tracker.routed(target.backend.name, target.model);
+    const events = tracker.observe(target.backend.stream({ ...chat, model: target.model }, { signal: tracker.signal }));
     if (!chat.stream) return collectOpenAIChat(events, chat.model);
-
     await pumpSse(request, reply, events, () => new OpenAIChatStreamEncoder(chat.model, includeUsage));
   });
 }

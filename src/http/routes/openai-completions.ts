@@ -3,16 +3,21 @@ import { decodeOpenAICompletion } from "../../codecs/openai/completion-request.j
 import { collectOpenAICompletion, OpenAICompletionStreamEncoder, type IndexedEvent } from "../../codecs/openai/completion-response.js";
 import type { Router } from "../../routing/router.js";
 import { mergeStreams } from "../../util/merge-streams.js";
-import { abortOnDisconnect, pumpSse } from "../sse.js";
+import { beginInference, type InferenceDeps } from "../inference.js";
+import { pumpSse } from "../sse.js";
 
 /** `POST /v1/completions` (legacy): one generation per prompt, run concurrently. */
-export function registerOpenAICompletionRoutes(app: FastifyInstance, deps: { router: Router }): void {
+export function registerOpenAICompletionRoutes(app: FastifyInstance, deps: { router: Router } & InferenceDeps): void {
   app.post("/v1/completions", async (request, reply) => {
+    const tracker = beginInference(deps, request, reply, "completions", "openai");
     const decoded = decodeOpenAICompletion(request.body);
     const model = decoded.requests[0].model;
+    tracker.describe(model, decoded.stream);
     const target = await deps.router.resolve(model);
-    const abort = abortOnDisconnect(reply);
-    const sources = decoded.requests.map((r) => target.backend.stream({ ...r, model: target.model }, { signal: abort.signal }));
+    tracker.routed(target.backend.name, target.model);
+    const sources = decoded.requests.map((r) =>
+      tracker.observe(target.backend.stream({ ...r, model: target.model }, { signal: tracker.signal })),
+    );
     const tagged = (async function* (): AsyncGenerator<IndexedEvent> {
       for await (const { index, value } of mergeStreams(sources)) yield { index, event: value };
     })();

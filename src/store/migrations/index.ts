@@ -15,4 +15,35 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0002_audit_log": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("audit_log")
+        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("request_id", "varchar(128)", (c) => c.notNull())
+        .addColumn("ts", "bigint", (c) => c.notNull())
+        .addColumn("route", "varchar(128)", (c) => c.notNull())
+        .addColumn("protocol", "varchar(16)", (c) => c.notNull())
+        .addColumn("model_requested", "varchar(256)")
+        .addColumn("model_served", "varchar(256)")
+        .addColumn("backend", "varchar(128)")
+        .addColumn("stream", "integer", (c) => c.notNull())
+        .addColumn("status", "varchar(16)", (c) => c.notNull())
+        .addColumn("http_status", "integer", (c) => c.notNull())
+        .addColumn("duration_ms", "real", (c) => c.notNull())
+        .addColumn("ttft_ms", "real")
+        .addColumn("prompt_tokens", "integer")
+        .addColumn("completion_tokens", "integer")
+        .addColumn("total_tokens", "integer")
+        .addColumn("error_type", "varchar(64)")
+        .addColumn("error_message", "varchar(256)")
+        .addColumn("api_key_id", "varchar(64)")
+        .addColumn("user_id", "varchar(64)")
+        .execute();
+      await db.schema.createIndex("audit_log_ts").on("audit_log").column("ts").execute();
+      await db.schema.createIndex("audit_log_request_id").on("audit_log").column("request_id").execute();
+      await db.schema.createIndex("audit_log_model_ts").on("audit_log").columns(["model_requested", "ts"]).execute();
+      await db.schema.createIndex("audit_log_status_ts").on("audit_log").columns(["status", "ts"]).execute();
+    },
+  },
 };

@@ -1,0 +1,165 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { ChatEvent } from "../core/chat.js";
+import { LlmuxError, isLlmuxError } from "../errors/llmux-error.js";
+import type { InferenceEnd, InferenceProtocol, LifecycleBus } from "../observability/lifecycle.js";
+import type { TimeoutSettings, TimeoutEndpoint } from "../settings/timeouts.js";
+
+const ERROR_MESSAGE_MAX = 200;
+
+/**
+ * One inference request from arrival to its real end: it owns the request's
+ * AbortSignal (client gone, or the endpoint's timeout), observes the canonical
+ * events for time to first token and usage, and publishes `end` on the lifecycle
+ * bus when the response is really over: the last byte written, or the client gone.
+ * Routes call `begin` first thing, so even a request refused as invalid is counted.
+ */
+export class InferenceTracker {
+  readonly signal: AbortSignal;
+  private readonly controller = new AbortController();
+  private readonly startedAt = Date.now();
+  private readonly t0 = performance.now();
+  private timer: NodeJS.Timeout | null = null;
+  private timedOut = false;
+  private firstTokenAt: number | null = null;
+  private lastTokenAt: number | null = null;
+  private readonly gaps: number[] = [];
+  private finished = false;
+  private error: LlmuxError | null = null;
+  private readonly info: Pick<InferenceEnd, "modelRequested" | "modelServed" | "backend" | "stream" | "promptTokens" | "completionTokens"> = {
+    modelRequested: null,
+    modelServed: null,
+    backend: null,
+    stream: false,
+    promptTokens: null,
+    completionTokens: null,
+  };
+
+  constructor(
+    private readonly request: FastifyRequest,
+    reply: FastifyReply,
+    private readonly route: string,
+    private readonly protocol: InferenceProtocol,
+    private readonly bus: LifecycleBus,
+    private readonly timeoutSeconds: number,
+  ) {
+    this.signal = this.controller.signal;
+    reply.raw.once("close", () => {
+      if (!reply.raw.writableFinished) this.controller.abort(new Error("client disconnected"));
+      this.end(reply);
+    });
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.controller.abort(this.timeoutError());
+    }, timeoutSeconds * 1000);
+    this.timer.unref();
+    bus.publish("start", { requestId: request.id, route, protocol, startedAt: this.startedAt }, (err) => this.logSubscriberError(err));
+  }
+
+  /** Records what the request asked for, once decoded. */
+  describe(model: string, stream: boolean): void {
+    this.info.modelRequested = model;
+    this.info.stream = stream;
+  }
+
+  /** Records where routing sent it. */
+  routed(backend: string, model: string): void {
+    this.info.backend = backend;
+    this.info.modelServed = model;
+  }
+
+  /** Records token usage of a request that has no event stream (embeddings). */
+  recordUsage(promptTokens: number, completionTokens: number): void {
+    this.info.promptTokens = promptTokens;
+    this.info.completionTokens = completionTokens;
+  }
+
+  /** The failure the response reports (set by the error handler or the SSE pump). */
+  fail(err: unknown): void {
+    this.error = isLlmuxError(err) ? err : new LlmuxError("internal", "an internal error occurred");
+  }
+
+  /**
+   * Passes a backend's events through, noting the first token, token gaps and
+   * usage. When the timeout fired the stream ends in a `timeout` error, never in a
+   * quiet (partial) success.
+   */
+  async *observe(events: AsyncIterable<ChatEvent>): AsyncGenerator<ChatEvent> {
+    for await (const ev of events) {
+      if (ev.type === "start") this.info.modelServed ??= ev.model;
+      else if (ev.type === "text" || ev.type === "reasoning" || ev.type === "tool_call_start" || ev.type === "tool_call_delta") {
+        const now = performance.now();
+        if (this.firstTokenAt === null) this.firstTokenAt = now;
+        else if (this.lastTokenAt !== null && this.gaps.length < 4096) this.gaps.push(now - this.lastTokenAt);
+        this.lastTokenAt = now;
+      } else if (ev.type === "usage") {
+        this.info.promptTokens = (this.info.promptTokens ?? 0) + ev.usage.promptTokens;
+        this.info.completionTokens = (this.info.completionTokens ?? 0) + ev.usage.completionTokens;
+      }
+      yield ev;
+    }
+    if (this.timedOut) throw this.timeoutError();
+  }
+
+  private timeoutError(): LlmuxError {
+    return new LlmuxError("timeout", `the request took longer than ${this.timeoutSeconds}s and was stopped`, {
+      extra: { timeout_seconds: this.timeoutSeconds },
+    });
+  }
+
+  private end(reply: FastifyReply): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    const complete = reply.raw.writableFinished;
+    const err = this.error;
+    const status =
+      this.timedOut || err?.code === "timeout" ? "timeout" : !complete ? "cancelled" : err || reply.statusCode >= 400 ? "error" : "success";
+    const ended: InferenceEnd = {
+      requestId: this.request.id,
+      route: this.route,
+      protocol: this.protocol,
+      startedAt: this.startedAt,
+      ...this.info,
+      status,
+      httpStatus: reply.statusCode,
+      durationMs: performance.now() - this.t0,
+      ttftMs: this.firstTokenAt === null ? null : this.firstTokenAt - this.t0,
+      errorType: status === "timeout" ? "timeout" : (err?.code ?? (status === "cancelled" ? "cancelled" : null)),
+      errorMessage: err ? err.detail.slice(0, ERROR_MESSAGE_MAX) : null,
+      interTokenMs: this.gaps,
+      apiKeyId: null,
+      userId: null,
+    };
+    this.bus.publish("end", ended, (e) => this.logSubscriberError(e));
+  }
+
+  private logSubscriberError(err: unknown): void {
+    this.request.log.error({ err, request_id: this.request.id }, "lifecycle subscriber failed");
+  }
+}
+
+/** What inference routes need to track requests. */
+export interface InferenceDeps {
+  bus: LifecycleBus;
+  timeouts: TimeoutSettings;
+}
+
+/** Starts tracking an inference request with its endpoint's current timeout. */
+export function beginInference(
+  deps: InferenceDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  endpoint: TimeoutEndpoint,
+  protocol: InferenceProtocol,
+): InferenceTracker {
+  const tracker = new InferenceTracker(request, reply, request.routeOptions.url ?? request.url, protocol, deps.bus, deps.timeouts.get(endpoint));
+  request.inference = tracker;
+  return tracker;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Set on inference routes; the error handler reports failures to it. */
+    inference?: InferenceTracker;
+  }
+}

@@ -1,0 +1,66 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { decodeAnthropicCountTokens, decodeAnthropicMessages } from "../../codecs/anthropic/messages-request.js";
+import { AnthropicStreamEncoder, collectAnthropicMessage } from "../../codecs/anthropic/messages-response.js";
+import type { ChatBackend, ChatEvent, ChatRequest } from "../../core/chat.js";
+import { LlmuxError } from "../../errors/llmux-error.js";
+import type { Router } from "../../routing/router.js";
+import { beginInference, type InferenceDeps } from "../inference.js";
+import { pumpSse } from "../sse.js";
+
+/**
+ * Anthropic's SDK reads the request id from `request-id` (OpenAI's from `x-request-id`).
+ * Set on the raw response so it also goes out with streamed responses and problems.
+ * `x-api-key`, `anthropic-version` and `anthropic-beta` are accepted and not read (auth comes later).
+ */
+async function anthropicRequestId(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  reply.raw.setHeader("request-id", request.id);
+}
+
+/**
+ * `message_start` reports the prompt size, which the canonical `start` event does not
+ * carry; when the backend can count, the count is taken once the stream has started
+ * (so a refused request costs nothing) and handed to the encoder before it writes.
+ */
+async function* withPromptSize(
+  events: AsyncIterable<ChatEvent>,
+  backend: ChatBackend,
+  request: ChatRequest,
+  encoder: AnthropicStreamEncoder,
+): AsyncGenerator<ChatEvent> {
+  let first = true;
+  for await (const ev of events) {
+    if (first && ev.type === "start" && !("promptTokens" in ev) && backend.countTokens) {
+      const n = await backend.countTokens(request).catch(() => undefined);
+      if (n !== undefined) encoder.setInputTokens(n);
+    }
+    first = false;
+    yield ev;
+  }
+}
+
+/** `POST /v1/messages` and `POST /v1/messages/count_tokens`: decode, route, run, encode. Knows no engine. */
+export function registerAnthropicRoutes(app: FastifyInstance, deps: { router: Router } & InferenceDeps): void {
+  app.post("/v1/messages", { onRequest: anthropicRequestId }, async (request, reply) => {
+    const tracker = beginInference(deps, request, reply, "messages", "anthropic");
+    const { request: chat } = decodeAnthropicMessages(request.body);
+    tracker.describe(chat.model, chat.stream);
+    const target = await deps.router.resolve(chat.model);
+    tracker.routed(target.backend.name, target.model);
+    const routed = { ...chat, model: target.model };
+    const events = tracker.observe(target.backend.stream(routed, { signal: tracker.signal }));
+    if (!chat.stream) return collectAnthropicMessage(events, chat.model);
+    const encoder = new AnthropicStreamEncoder(chat.model);
+    await pumpSse(request, reply, withPromptSize(events, target.backend, routed, encoder), () => encoder);
+  });
+
+  app.post("/v1/messages/count_tokens", { onRequest: anthropicRequestId }, async (request) => {
+    const { request: chat } = decodeAnthropicCountTokens(request.body);
+    const target = await deps.router.resolve(chat.model);
+    if (!target.backend.countTokens) {
+      throw new LlmuxError("unsupported_parameter", `model '${chat.model}' is served by a backend that cannot count tokens`, {
+        param: "model",
+      });
+    }
+    return { input_tokens: await target.backend.countTokens({ ...chat, model: target.model }) };
+  });
+}

@@ -1,0 +1,135 @@
+import { sql, type Insertable, type Selectable } from "kysely";
+import type { Db } from "./db.js";
+import type { AuditLogTable } from "./schema.js";
+
+export type AuditRow = Selectable<AuditLogTable>;
+export type NewAuditRow = Insertable<AuditLogTable>;
+
+/** Filters of the audit list, stats and export; all optional. */
+export interface AuditFilter {
+  model?: string;
+  backend?: string;
+  status?: string;
+  route?: string;
+  requestId?: string;
+  /** Epoch milliseconds, inclusive. */
+  from?: number;
+  /** Epoch milliseconds, exclusive. */
+  to?: number;
+}
+
+export interface AuditStats {
+  total: number;
+  byStatus: Record<string, number>;
+  byBackend: Record<string, number>;
+  byModel: Record<string, number>;
+  latencyMs: { p50: number | null; p95: number | null };
+  tokens: { prompt: number; completion: number; total: number };
+}
+
+/** The audit log table. Keyset pagination on `id` (newest first) keeps pages cheap at any depth. */
+export class AuditRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts a batch in one statement and returns the stored rows (with their ids). */
+  async insertManyReturning(rows: NewAuditRow[]): Promise<AuditRow[]> {
+    if (rows.length === 0) return [];
+    return this.db.insertInto("audit_log").values(rows).returningAll().execute();
+  }
+
+  /** Bytes of database pages in use (file size less free pages). */
+  async usedBytes(): Promise<number> {
+    const pages = await sql<{ page_count: number }>`PRAGMA page_count`.execute(this.db);
+    const free = await sql<{ freelist_count: number }>`PRAGMA freelist_count`.execute(this.db);
+    const size = await sql<{ page_size: number }>`PRAGMA page_size`.execute(this.db);
+    return (Number(pages.rows[0].page_count) - Number(free.rows[0].freelist_count)) * Number(size.rows[0].page_size);
+  }
+
+  /** A page of rows, newest first; pass the last id seen as `before` for the next page. */
+  async list(filter: AuditFilter, page: { limit: number; before?: number }): Promise<AuditRow[]> {
+    let q = this.filtered(filter).selectAll().orderBy("id", "desc").limit(page.limit);
+    if (page.before !== undefined) q = q.where("id", "<", page.before);
+    return q.execute();
+  }
+
+  /** Rows in id order, fetched in chunks: exports stream without holding the table in memory. */
+  async *iterate(filter: AuditFilter, chunk = 500): AsyncGenerator<AuditRow> {
+    let after = 0;
+    for (;;) {
+      const rows = await this.filtered(filter).selectAll().where("id", ">", after).orderBy("id", "asc").limit(chunk).execute();
+      yield* rows;
+      if (rows.length < chunk) return;
+      after = rows[rows.length - 1].id;
+    }
+  }
+
+  async stats(filter: AuditFilter): Promise<AuditStats> {
+    const group = async (column: "status" | "backend" | "model_requested") => {
+      const rows = await this.filtered(filter)
+        .select([column, (eb) => eb.fn.countAll<number>().as("n")])
+        .groupBy(column)
+        .execute();
+      return Object.fromEntries(rows.map((r) => [String((r as Record<string, unknown>)[column] ?? "(none)"), Number(r.n)]));
+    };
+    const totals = await this.filtered(filter)
+      .select((eb) => [
+        eb.fn.countAll<number>().as("n"),
+        eb.fn.coalesce(eb.fn.sum<number>("prompt_tokens"), sql<number>`0`).as("prompt"),
+        eb.fn.coalesce(eb.fn.sum<number>("completion_tokens"), sql<number>`0`).as("completion"),
+      ])
+      .executeTakeFirstOrThrow();
+    const n = Number(totals.n);
+    const percentile = async (p: number): Promise<number | null> => {
+      if (n === 0) return null;
+      const row = await this.filtered(filter)
+        .select("duration_ms")
+        .orderBy("duration_ms", "asc")
+        .limit(1)
+        .offset(Math.min(n - 1, Math.floor(p * (n - 1))))
+        .executeTakeFirst();
+      return row ? row.duration_ms : null;
+    };
+    const prompt = Number(totals.prompt);
+    const completion = Number(totals.completion);
+    return {
+      total: n,
+      byStatus: await group("status"),
+      byBackend: await group("backend"),
+      byModel: await group("model_requested"),
+      latencyMs: { p50: await percentile(0.5), p95: await percentile(0.95) },
+      tokens: { prompt, completion, total: prompt + completion },
+    };
+  }
+
+  async count(): Promise<number> {
+    const r = await this.db.selectFrom("audit_log").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  /** Deletes rows older than `before` (epoch ms); returns how many. */
+  async deleteOlderThan(before: number): Promise<number> {
+    const r = await this.db.deleteFrom("audit_log").where("ts", "<", before).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
+  /** Deletes the `n` oldest rows; returns how many. */
+  async deleteOldest(n: number): Promise<number> {
+    const r = await this.db
+      .deleteFrom("audit_log")
+      .where("id", "in", (eb) => eb.selectFrom("audit_log").select("id").orderBy("id", "asc").limit(n))
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
+  private filtered(f: AuditFilter) {
+    let q = this.db.selectFrom("audit_log");
+    if (f.model !== undefined) q = q.where("model_requested", "=", f.model);
+    if (f.backend !== undefined) q = q.where("backend", "=", f.backend);
+    if (f.status !== undefined) q = q.where("status", "=", f.status);
+    if (f.route !== undefined) q = q.where("route", "=", f.route);
+    if (f.requestId !== undefined) q = q.where("request_id", "=", f.requestId);
+    if (f.from !== undefined) q = q.where("ts", ">=", f.from);
+    if (f.to !== undefined) q = q.where("ts", "<", f.to);
+    return q;
+  }
+}
