@@ -140,7 +140,7 @@ export class AnthropicStreamEncoder {
         const out = [...this.begin(), ...this.close()];
         const index = this.nextIndex++;
         this.open = { kind: "tool_use", index, toolIndex: ev.index };
-        out.push({ type: "content_block_start", index, content_block: { type: "tool_use", id: ev.id, name: ev.name, input: {} } });
+        out.push({ type: "content_block_start", index, content_block: { type: "tool_use", id: anthropicToolId(ev.id), name: ev.name, input: {} } });
         return [...out, ...this.ping()];
       }
       case "tool_call_delta": {
@@ -323,3 +323,6 @@ export async function collectAnthropicMessage(
   for (const e of encoder.closing()) acc.add(e);
   return acc.result();
 }
+
+/** llmux mints `call_…` ids; Anthropic clients see the same id as `toolu_…`. Ids from elsewhere pass unchanged. */
+export const anthropicToolId = (id: string): string => (id.startsWith("call_") ? `toolu_${id.slice("call_".length)}` : id);

@@ -1,0 +1,134 @@
+import type { ChatEvent, FinishReason } from "../../core/chat.js";
+import { LlmuxError } from "../../errors/llmux-error.js";
+
+interface WireUsage {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+}
+
+interface WireBlock {
+  type: string;
+  id?: string;
+  name?: string;
+}
+
+interface WireEvent {
+  type?: string;
+  message?: { model?: string; usage?: WireUsage };
+  index?: number;
+  content_block?: WireBlock;
+  delta?: {
+    type?: string;
+    text?: string;
+    thinking?: string;
+    partial_json?: string;
+    stop_reason?: string | null;
+    stop_sequence?: string | null;
+  };
+  usage?: WireUsage;
+  error?: { type?: string; message?: string };
+}
+
+const FINISH: Record<string, FinishReason> = {
+  end_turn: "stop",
+  max_tokens: "length",
+  stop_sequence: "stop_sequence",
+  tool_use: "tool_calls",
+  pause_turn: "stop",
+  refusal: "stop",
+};
+
+/**
+ * Decodes Anthropic Messages streaming events (one SSE frame each: its `event:` name
+ * and `data:` JSON) into canonical events: the inverse of `AnthropicStreamEncoder`.
+ * One decoder per stream: it numbers tool_use blocks (canonical tool call index =
+ * running count of tool_use blocks), remembers which content block indexes are tool
+ * calls so their stop becomes `tool_call_end`, and holds the stop reason and usage
+ * from `message_delta` until `message_stop`, where it emits `usage` then `finish`.
+ */
+export class AnthropicStreamDecoder {
+  private readonly toolBlocks = new Map<number, number>();
+  private toolCount = 0;
+  private promptTokens = 0;
+  private outputTokens = 0;
+  private stopReason: string | null = null;
+  private stopSequence: string | null = null;
+
+  /** Events for one SSE frame; `event` is the frame's `event:` name (falls back to the data's `type`). */
+  decode(event: string, data: string): ChatEvent[] {
+    const ev = (data.trim() === "" ? {} : JSON.parse(data)) as WireEvent;
+    const type = event || ev.type || "";
+    switch (type) {
+      case "message_start": {
+        const usage = ev.message?.usage;
+        if (typeof usage?.input_tokens === "number") this.promptTokens = usage.input_tokens;
+        if (typeof usage?.output_tokens === "number") this.outputTokens = usage.output_tokens;
+        const start: ChatEvent = { type: "start", model: ev.message?.model ?? "" };
+        if (typeof usage?.input_tokens === "number") start.promptTokens = usage.input_tokens;
+        return [start];
+      }
+      case "content_block_start": {
+        const block = ev.content_block;
+        if (block?.type !== "tool_use") return [];
+        const index = this.toolCount++;
+        this.toolBlocks.set(ev.index ?? 0, index);
+        return [{ type: "tool_call_start", index, id: block.id ?? "", name: block.name ?? "" }];
+      }
+      case "content_block_delta": {
+        const d = ev.delta;
+        switch (d?.type) {
+          case "text_delta":
+            return d.text ? [{ type: "text", text: d.text }] : [];
+          case "thinking_delta":
+            return d.thinking ? [{ type: "reasoning", text: d.thinking }] : [];
+          case "input_json_delta": {
+            const index = this.toolBlocks.get(ev.index ?? 0);
+            if (index === undefined || !d.partial_json) return [];
+            return [{ type: "tool_call_delta", index, argumentsDelta: d.partial_json }];
+          }
+          default:
+            // signature_delta, citations_delta, ...: nothing canonical carries them.
+            return [];
+        }
+      }
+      case "content_block_stop": {
+        const index = this.toolBlocks.get(ev.index ?? 0);
+        if (index === undefined) return [];
+        this.toolBlocks.delete(ev.index ?? 0);
+        return [{ type: "tool_call_end", index }];
+      }
+      case "message_delta":
+        if (ev.delta?.stop_reason !== undefined) this.stopReason = ev.delta.stop_reason;
+        if (ev.delta?.stop_sequence !== undefined) this.stopSequence = ev.delta.stop_sequence;
+        if (typeof ev.usage?.output_tokens === "number") this.outputTokens = ev.usage.output_tokens;
+        if (typeof ev.usage?.input_tokens === "number") this.promptTokens = ev.usage.input_tokens;
+        return [];
+      case "message_stop": {
+        const reason = FINISH[this.stopReason ?? ""] ?? "stop";
+        const finish: ChatEvent = { type: "finish", reason };
+        if (reason === "stop_sequence" && this.stopSequence !== null) finish.stopSequence = this.stopSequence;
+        return [{ type: "usage", usage: { promptTokens: this.promptTokens, completionTokens: this.outputTokens } }, finish];
+      }
+      case "error":
+        throw new LlmuxError("upstream_error", ev.error?.message ?? "the upstream provider reported an error");
+      default:
+        // ping, and event types added later.
+        return [];
+    }
+  }
+}
+
+/** Splits an SSE body into its frames: the `event:` name and the joined `data:` lines. */
+export function sseFrames(body: string): { event: string; data: string }[] {
+  const out: { event: string; data: string }[] = [];
+  for (const frame of body.split(/\r?\n\r?\n/)) {
+    let event = "";
+    const data: string[] = [];
+    for (const line of frame.split(/\r?\n/)) {
+      if (line.startsWith("event:")) event = line.slice(6).replace(/^ /, "");
+      else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+    }
+    if (event || data.length > 0) out.push({ event, data: data.join("\n") });
+  }
+  return out;
+}

@@ -1,0 +1,67 @@
+import Anthropic from "@anthropic-ai/sdk";
+import Ajv from "ajv";
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+
+const ajv = new Ajv({ strict: false });
+const weather: Anthropic.Tool = {
+  name: "get_weather",
+  description: "Current weather",
+  input_schema: { type: "object", properties: { city: { type: "string", maxLength: 20 }, unit: { type: "string", enum: ["c", "f"] } }, required: ["city", "unit"] },
+};
+const search: Anthropic.Tool = { name: "search", input_schema: { type: "object", properties: { q: { type: "string", maxLength: 20 } }, required: ["q"] } };
+
+describe("Anthropic tool use on the real engine", () => {
+  let s: TestServer;
+  let client: Anthropic;
+  before(async () => {
+    s = await startTestServer();
+    client = new Anthropic({ baseURL: s.url, apiKey: "unused", maxRetries: 0 });
+  });
+  after(() => s.close());
+
+  it("tool_choice any: a tool_use block with a toolu_ id and input valid for the schema", async () => {
+    const validate = ajv.compile(weather.input_schema);
+    for (let i = 0; i < 3; i++) {
+      const msg = await client.messages.create({ model: "tiny", max_tokens: 400, messages: [{ role: "user", content: "Weather in Rome?" }], tools: [weather], tool_choice: { type: "any" } });
+      assert.equal(msg.stop_reason, "tool_use");
+      const call = msg.content.find((b) => b.type === "tool_use") as Anthropic.ToolUseBlock;
+      assert.match(call.id, /^toolu_/);
+      assert.equal(call.name, "get_weather");
+      assert.ok(validate(call.input), JSON.stringify(validate.errors));
+    }
+  });
+
+  it("tool_choice tool calls the named tool; none answers in text", async () => {
+    const named = await client.messages.create({ model: "tiny", max_tokens: 400, messages: [{ role: "user", content: "Find" }], tools: [weather, search], tool_choice: { type: "tool", name: "search" } });
+    const call = named.content.find((b) => b.type === "tool_use") as Anthropic.ToolUseBlock;
+    assert.equal(call.name, "search");
+    const none = await client.messages.create({ model: "tiny", max_tokens: 6, messages: [{ role: "user", content: "Hi" }], tools: [weather], tool_choice: { type: "none" } });
+    assert.ok(none.content.every((b) => b.type === "text"));
+    const auto = await client.messages.create({ model: "tiny", max_tokens: 6, messages: [{ role: "user", content: "Hi" }], tools: [weather], tool_choice: { type: "auto" } });
+    assert.ok(["end_turn", "max_tokens", "tool_use"].includes(auto.stop_reason ?? ""));
+  });
+
+  it("streams input_json_delta pieces that join to the call's input", async () => {
+    const stream = client.messages.stream({ model: "tiny", max_tokens: 400, messages: [{ role: "user", content: "Weather?" }], tools: [weather], tool_choice: { type: "any" } });
+    let json = "";
+    stream.on("inputJson", (delta) => (json += delta));
+    const final = await stream.finalMessage();
+    const call = final.content.find((b) => b.type === "tool_use") as Anthropic.ToolUseBlock;
+    assert.deepEqual(JSON.parse(json), call.input);
+  });
+
+  it("runs an agent turn: tool_use → tool_result → answer", async () => {
+    const messages: Anthropic.MessageParam[] = [{ role: "user", content: "Weather in Oslo?" }];
+    const first = await client.messages.create({ model: "tiny", max_tokens: 400, messages, tools: [weather], tool_choice: { type: "any" } });
+    const call = first.content.find((b) => b.type === "tool_use") as Anthropic.ToolUseBlock;
+    messages.push({ role: "assistant", content: first.content });
+    messages.push({ role: "user", content: [{ type: "tool_result", tool_use_id: call.id, content: "21 C, sunny" }] });
+    const second = await client.messages.create({ model: "tiny", max_tokens: 8, messages, tools: [weather] });
+    assert.equal(second.role, "assistant");
+    assert.ok(second.usage.input_tokens > first.usage.input_tokens, "the call and its result are in the prompt");
+    const count = await client.messages.countTokens({ model: "tiny", messages, tools: [weather] });
+    assert.equal(count.input_tokens, second.usage.input_tokens);
+  });
+});
