@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { ChatMessage, ChatRequest, ContentPart } from "../../core/chat.js";
 import { invalidField } from "../../errors/llmux-error.js";
 import { parseBody } from "../validation.js";
+import { decodeSampling, decodeStop, opt, samplingFields } from "./sampling.js";
 
 const textPart = z.strictObject({ type: z.literal("text"), text: z.string() });
 const imagePart = z.strictObject({
@@ -59,26 +60,13 @@ const responseFormat = z.discriminatedUnion("type", [
   }),
 ]);
 
-const probability = z.number().min(0).max(1);
-const penalty = z.number().min(-2).max(2);
-
 /** The OpenAI Chat Completions request, as far as llmux honours it. */
 export const chatCompletionSchema = z.strictObject({
   model: z.string().min(1).max(256),
   messages: z.array(message).min(1),
   max_tokens: z.number().int().min(1).nullable().optional(),
   max_completion_tokens: z.number().int().min(1).nullable().optional(),
-  temperature: z.number().min(0).max(2).nullable().optional(),
-  top_p: probability.nullable().optional(),
-  top_k: z.number().int().min(0).nullable().optional(),
-  min_p: probability.nullable().optional(),
-  seed: z.number().int().nullable().optional(),
-  presence_penalty: penalty.nullable().optional(),
-  frequency_penalty: penalty.nullable().optional(),
-  repeat_penalty: z.number().min(0).max(10).nullable().optional(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
-  stream: z.boolean().nullable().optional(),
-  stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  ...samplingFields,
   n: z.literal(1).nullable().optional(),
   user: z.string().max(256).optional(),
   logprobs: z.literal(false).nullable().optional(),
@@ -144,26 +132,13 @@ export function decodeOpenAIChat(body: unknown): { request: ChatRequest; include
         return { role: "tool", content: partsOf(m.content), toolCallId: m.tool_call_id };
     }
   });
-  const stop = b.stop == null ? [] : typeof b.stop === "string" ? [b.stop] : b.stop;
-  if (stop.some((s) => s.length === 0)) {
-    throw invalidField("stop", "stop strings must not be empty");
-  }
-  const opt = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
+  const stop = decodeStop(b.stop);
   return {
     request: {
       model: b.model,
       messages,
       maxTokens: opt(b.max_completion_tokens) ?? opt(b.max_tokens),
-      sampling: {
-        temperature: opt(b.temperature),
-        topP: opt(b.top_p),
-        topK: opt(b.top_k),
-        minP: opt(b.min_p),
-        seed: opt(b.seed),
-        presencePenalty: opt(b.presence_penalty),
-        frequencyPenalty: opt(b.frequency_penalty),
-        repeatPenalty: opt(b.repeat_penalty),
-      },
+      sampling: decodeSampling(b),
       stop,
       stream: b.stream === true,
       tools: b.tools?.map((t) => ({

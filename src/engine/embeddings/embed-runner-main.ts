@@ -8,6 +8,7 @@
  * only, so parallel sequences would need its private API. Requests run one after another.
  */
 import { getLlama, LlamaLogLevel, type LlamaEmbeddingContext, type LlamaModel, type Token } from "node-llama-cpp";
+import { LlamaLog } from "../runner/llama-log.js";
 import type { EmbedInput, EmbedRunnerLoadOptions, FromEmbedRunner, ToEmbedRunner } from "./protocol.js";
 import { float32ToBase64, l2Normalize } from "./vectors.js";
 
@@ -15,17 +16,7 @@ const send = (msg: FromEmbedRunner): void => {
   if (process.connected) process.send?.(msg);
 };
 
-/** The last llama.cpp log lines at warning level or worse: the real reason a load fails. */
-const recentLog: string[] = [];
-const rememberLog = (level: LlamaLogLevel, message: string): void => {
-  if (level !== LlamaLogLevel.error && level !== LlamaLogLevel.warn && level !== LlamaLogLevel.fatal) return;
-  const line = message.trim();
-  if (!line) return;
-  recentLog.push(line);
-  if (recentLog.length > 20) recentLog.shift();
-  // Also to stderr, so the server still has it if this process dies before IPC flushes.
-  process.stderr.write(`llama.cpp: ${line}\n`);
-};
+const llamaLog = new LlamaLog();
 
 let model: LlamaModel | null = null;
 let context: LlamaEmbeddingContext | null = null;
@@ -46,7 +37,7 @@ async function load(options: EmbedRunnerLoadOptions): Promise<void> {
       // 0: no thread splitting between contexts, so `threads` below is the count used.
       maxThreads: 0,
       logLevel: LlamaLogLevel.warn,
-      logger: rememberLog,
+      logger: llamaLog.logger,
       progressLogs: false,
     });
     model = await llama.loadModel({ modelPath: options.modelPath, useMmap: options.useMmap, gpuLayers: 0 });
@@ -60,15 +51,7 @@ async function load(options: EmbedRunnerLoadOptions): Promise<void> {
     dimensions = model.embeddingVectorSize;
     send({ t: "loaded", contextSize: options.contextSize, dimensions, loadMs: performance.now() - started });
   } catch (err) {
-    // llama.cpp's own lines, not node-llama-cpp's commentary on them.
-    const why = recentLog.filter(
-      (l) =>
-        !/^llama_model_load_from_file_impl: failed to load model$/.test(l) &&
-        !l.startsWith("Using this model") &&
-        !l.startsWith("Failed simulating model resource usage"),
-    );
-    const reason = why.length > 0 ? why.slice(-3).join("; ") : String((err as Error)?.message ?? err);
-    send({ t: "load_failed", reason });
+    send({ t: "load_failed", reason: llamaLog.reason(err) });
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaGrammar, type LlamaModel } from "node-llama-cpp";
 import { wrapJsonGrammar } from "../grammar/gbnf.js";
+import { LlamaLog } from "./llama-log.js";
 import { BatchScheduler } from "./scheduler.js";
 import type { FromRunner, RunnerGrammar, RunnerLoadOptions, ToRunner } from "./protocol.js";
 
@@ -23,17 +24,7 @@ const send = (msg: FromRunner): void => {
   outbox.push(msg);
 };
 
-/** The last llama.cpp log lines at warning level or worse: the real reason a load fails. */
-const recentLog: string[] = [];
-const rememberLog = (level: LlamaLogLevel, message: string): void => {
-  if (level !== LlamaLogLevel.error && level !== LlamaLogLevel.warn && level !== LlamaLogLevel.fatal) return;
-  const line = message.trim();
-  if (!line) return;
-  recentLog.push(line);
-  if (recentLog.length > 20) recentLog.shift();
-  // Also to stderr, so the server still has it if this process dies before IPC flushes.
-  process.stderr.write(`llama.cpp: ${line}\n`);
-};
+const llamaLog = new LlamaLog();
 
 let llama: Llama | null = null;
 let model: LlamaModel | null = null;
@@ -50,7 +41,7 @@ async function load(options: RunnerLoadOptions): Promise<void> {
       // (otherwise node-llama-cpp treats it as a hint and sometimes decodes with fewer).
       maxThreads: 0,
       logLevel: LlamaLogLevel.warn,
-      logger: rememberLog,
+      logger: llamaLog.logger,
       progressLogs: false,
     });
     model = await llama.loadModel({
@@ -72,9 +63,7 @@ async function load(options: RunnerLoadOptions): Promise<void> {
       loadMs: performance.now() - started,
     });
   } catch (err) {
-    const why = recentLog.filter((l) => !/^llama_model_load_from_file_impl: failed to load model$/.test(l));
-    const reason = why.length > 0 ? why.slice(-3).join("; ") : String((err as Error)?.message ?? err);
-    send({ t: "load_failed", reason });
+    send({ t: "load_failed", reason: llamaLog.reason(err) });
   }
 }
 
