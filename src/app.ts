@@ -10,6 +10,8 @@ import { AuditRetention, DEFAULT_RETENTION } from "./audit/retention.js";
 import { AuditWriter } from "./audit/audit-writer.js";
 import { buildHttpServer } from "./http/server.js";
 import { LifecycleBus } from "./observability/lifecycle.js";
+import { Metrics } from "./observability/metrics.js";
+import { setupTracing, type TracingOptions } from "./observability/tracing.js";
 import { Router } from "./routing/router.js";
 import { TimeoutSettings } from "./settings/timeouts.js";
 import { AuditRepository } from "./store/audit-repo.js";
@@ -42,7 +44,10 @@ export interface App {
  * Opens the store, scans the models, builds the HTTP server and starts listening.
  * On a first start with an empty models folder it writes the tiny `llmux-demo` model.
  */
-export async function startApp(config: ServeConfig, options: { logStream?: NodeJS.WritableStream } = {}): Promise<App> {
+export async function startApp(
+  config: ServeConfig,
+  options: { logStream?: NodeJS.WritableStream; tracing?: Omit<TracingOptions, "serviceVersion"> } = {},
+): Promise<App> {
   const dbFile = join(config.home, "llmux.db");
   const db = await openDatabase(dbFile);
   const timeouts = new TimeoutSettings(new SettingsRepository(db));
@@ -59,9 +64,17 @@ export async function startApp(config: ServeConfig, options: { logStream?: NodeJ
   const bus = new LifecycleBus();
   const auditRepo = new AuditRepository(db);
   // Writes happen only after requests arrive, when `http` exists.
-  const auditWriter = new AuditWriter(auditRepo, bus, { error: (obj, msg) => http.log.error(obj, msg) });
+  const auditWriter = new AuditWriter(
+    auditRepo,
+    bus,
+    { error: (obj, msg) => http.log.error(obj, msg) },
+    { flushMs: 50, maxBatch: 200, enabled: config.audit },
+  );
+  const metrics = new Metrics({ bus, pool, auditWriter });
+  // Before the HTTP server exists, so its hooks see the tracer provider.
+  const tracing = setupTracing({ serviceVersion: VERSION, ...options.tracing });
   const http = buildHttpServer(
-    { registry, router, embeddings, version: VERSION, bus, timeouts, auditRepo, auditWriter },
+    { registry, router, embeddings, version: VERSION, bus, timeouts, auditRepo, auditWriter, metrics },
     { bodyLimit: config.bodyLimit, logLevel: config.logLevel, logStream: options.logStream },
   );
   const retention = new AuditRetention(auditRepo, dbFile, () => DEFAULT_RETENTION, http.log);
@@ -81,6 +94,7 @@ export async function startApp(config: ServeConfig, options: { logStream?: NodeJ
       await auditWriter.close();
       await Promise.all([pool.closeAll(), embeddings.close()]);
       await db.destroy();
+      await tracing.shutdown(); // flushes spans still pending (audit writes included)
     })();
     return closing;
   };

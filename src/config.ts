@@ -14,6 +14,8 @@ export interface ServeConfig {
   shutdownGraceMs: number;
   /** Log level for the server's own log (never holds prompt text). */
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "silent";
+  /** Write the audit log (on unless `LLMUX_AUDIT=off`; off exists to measure its cost). */
+  audit: boolean;
 }
 
 /** Settings every runner process gets unless a model overrides them. */
@@ -64,5 +66,6 @@ export function resolveServeConfig(opts: Partial<{ host: string; port: number; h
     bodyLimit: 8 * 1024 * 1024,
     shutdownGraceMs: 10_000,
     logLevel: (env.LLMUX_LOG_LEVEL as ServeConfig["logLevel"]) ?? "info",
+    audit: env.LLMUX_AUDIT !== "off",
   };
 }

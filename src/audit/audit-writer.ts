@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { InferenceEnd, LifecycleBus } from "../observability/lifecycle.js";
+import { withSpan } from "../observability/tracing-spans.js";
 import type { AuditRepository, AuditRow, NewAuditRow } from "../store/audit-repo.js";
 
 /** The audit row of a finished request: metadata only, never prompt or completion text. */
@@ -44,10 +45,10 @@ export class AuditWriter extends EventEmitter<{ rows: [AuditRow[]] }> {
     private readonly repo: AuditRepository,
     private readonly bus: LifecycleBus,
     private readonly log: { error(obj: object, msg: string): void },
-    private readonly options: { flushMs: number; maxBatch: number } = { flushMs: 50, maxBatch: 200 },
+    private readonly options: { flushMs: number; maxBatch: number; enabled: boolean } = { flushMs: 50, maxBatch: 200, enabled: true },
   ) {
     super();
-    bus.on("end", this.onEnd);
+    if (options.enabled) bus.on("end", this.onEnd);
   }
 
   /** Rows accepted but not yet written. */
@@ -72,7 +73,9 @@ export class AuditWriter extends EventEmitter<{ rows: [AuditRow[]] }> {
     if (batch.length === 0) return this.flushing;
     this.flushing = this.flushing.then(async () => {
       try {
-        const rows = await this.repo.insertManyReturning(batch);
+        // Its own trace: the batch is written off the requests it records.
+        const attributes = { "db.system.name": "sqlite", "db.operation.name": "INSERT", "db.collection.name": "audit_log", "db.operation.batch.size": batch.length };
+        const rows = await withSpan("db.audit_write", attributes, () => this.repo.insertManyReturning(batch), { root: true });
         this.emit("rows", rows);
       } catch (err) {
         this.log.error({ err, rows: batch.length }, "audit write failed; rows dropped");

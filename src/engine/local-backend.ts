@@ -1,5 +1,6 @@
 import type { ChatBackend, ChatEvent, ChatRequest, StreamOptions } from "../core/chat.js";
 import { LlmuxError } from "../errors/llmux-error.js";
+import { recordRunnerPhases } from "../observability/tracing-spans.js";
 import type { ModelInfo } from "./gguf/model-info.js";
 import { ANY_JSON_OBJECT, toGrammarSchema } from "./grammar/json-schema.js";
 import type { ModelPool } from "./model-pool.js";
@@ -57,6 +58,7 @@ export class LocalBackend implements ChatBackend {
         if (wholeAnswer) wholeAnswer.push(ev.text);
         else for (const e of parser.push(ev.text)) if (keep(e)) yield e;
       } else if (ev.t === "done") {
+        if (ev.timings) recordRunnerPhases(ev.timings);
         let calls = parser.toolCallCount;
         if (wholeAnswer) {
           const text = wholeAnswer.join("");

@@ -1,4 +1,5 @@
 import type { EngineConfig } from "../config.js";
+import { withSpan } from "../observability/tracing-spans.js";
 import type { ModelInfo } from "./gguf/model-info.js";
 import { RunnerClient } from "./runner/runner-client.js";
 
@@ -42,14 +43,17 @@ export class ModelPool {
 
   private async load(info: ModelInfo): Promise<LoadedModel> {
     const runner = new RunnerClient(info.id);
-    await runner.start({
-      modelPath: info.path,
-      contextSize: Math.min(this.engine.contextSize, info.contextLength || this.engine.contextSize),
-      parallel: this.engine.parallel,
-      threads: this.engine.threads,
-      useMmap: this.engine.useMmap,
-      vocabSize: info.vocabSize,
-    });
+    // A span only here: a model already loaded has no load to show.
+    await withSpan("model.load", { "llmux.model": info.id }, () =>
+      runner.start({
+        modelPath: info.path,
+        contextSize: Math.min(this.engine.contextSize, info.contextLength || this.engine.contextSize),
+        parallel: this.engine.parallel,
+        threads: this.engine.threads,
+        useMmap: this.engine.useMmap,
+        vocabSize: info.vocabSize,
+      }),
+    );
     const model: LoadedModel = { id: info.id, runner, lastUsed: Date.now(), requestsServed: 0 };
     this.loaded.set(info.id, model);
     runner.once("exit", () => {

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ChatEvent } from "../core/chat.js";
 import { LlmuxError, isLlmuxError } from "../errors/llmux-error.js";
 import type { InferenceEnd, InferenceProtocol, LifecycleBus } from "../observability/lifecycle.js";
+import { InferenceSpans } from "../observability/tracing-inference.js";
 import type { TimeoutSettings, TimeoutEndpoint } from "../settings/timeouts.js";
 
 const ERROR_MESSAGE_MAX = 200;
@@ -25,6 +26,8 @@ export class InferenceTracker {
   private readonly gaps: number[] = [];
   private finished = false;
   private error: LlmuxError | null = null;
+  /** The request's trace spans (no-ops when tracing is off). */
+  private readonly spans: InferenceSpans;
   private readonly info: Pick<InferenceEnd, "modelRequested" | "modelServed" | "backend" | "stream" | "promptTokens" | "completionTokens"> = {
     modelRequested: null,
     modelServed: null,
@@ -43,6 +46,7 @@ export class InferenceTracker {
     private readonly timeoutSeconds: number,
   ) {
     this.signal = this.controller.signal;
+    this.spans = new InferenceSpans(request, route);
     reply.raw.once("close", () => {
       if (!reply.raw.writableFinished) this.controller.abort(new Error("client disconnected"));
       this.end(reply);
@@ -59,12 +63,14 @@ export class InferenceTracker {
   describe(model: string, stream: boolean): void {
     this.info.modelRequested = model;
     this.info.stream = stream;
+    this.spans.described();
   }
 
   /** Records where routing sent it. */
   routed(backend: string, model: string): void {
     this.info.backend = backend;
     this.info.modelServed = model;
+    this.spans.routed(backend, model, this.info.modelRequested);
   }
 
   /** Records token usage of a request that has no event stream (embeddings). */
@@ -84,7 +90,8 @@ export class InferenceTracker {
    * quiet (partial) success.
    */
   async *observe(events: AsyncIterable<ChatEvent>): AsyncGenerator<ChatEvent> {
-    for await (const ev of events) {
+    for await (const ev of this.spans.bind(events)) {
+      this.spans.event(ev);
       if (ev.type === "start") this.info.modelServed ??= ev.model;
       else if (ev.type === "text" || ev.type === "reasoning" || ev.type === "tool_call_start" || ev.type === "tool_call_delta") {
         const now = performance.now();
@@ -130,6 +137,7 @@ export class InferenceTracker {
       apiKeyId: null,
       userId: null,
     };
+    this.spans.end(ended);
     this.bus.publish("end", ended, (e) => this.logSubscriberError(e));
   }
 

@@ -4,6 +4,8 @@ import type { AuditWriter } from "../audit/audit-writer.js";
 import type { ModelRegistry } from "../engine/model-registry.js";
 import { LlmuxError } from "../errors/llmux-error.js";
 import type { LifecycleBus } from "../observability/lifecycle.js";
+import type { Metrics } from "../observability/metrics.js";
+import { installHttpTracing } from "../observability/tracing-http.js";
 import type { Router } from "../routing/router.js";
 import type { TimeoutSettings } from "../settings/timeouts.js";
 import type { AuditRepository } from "../store/audit-repo.js";
@@ -13,6 +15,7 @@ import { registerAdminAuditRoutes } from "./routes/admin-audit.js";
 import { registerAdminTimeoutRoutes } from "./routes/admin-timeouts.js";
 import { registerAnthropicRoutes } from "./routes/anthropic-messages.js";
 import { registerHealthRoutes } from "./routes/health.js";
+import { registerMetricsRoutes } from "./routes/metrics.js";
 import { registerOpenAIChatRoutes } from "./routes/openai-chat.js";
 import { registerOpenAICompletionRoutes } from "./routes/openai-completions.js";
 import { registerOpenAIEmbeddingRoutes, type EmbeddingBackend } from "./routes/openai-embeddings.js";
@@ -29,6 +32,8 @@ export interface HttpDeps {
   timeouts: TimeoutSettings;
   auditRepo: AuditRepository;
   auditWriter: AuditWriter;
+  /** Serves `GET /metrics` (Prometheus). */
+  metrics: Metrics;
 }
 
 export interface HttpOptions {
@@ -60,6 +65,9 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   // JSON only: a text/plain body must be refused (415), not handed to a route as a string.
   app.removeContentTypeParser("text/plain");
 
+  // One server span per request (only when tracing is set up; see observability/tracing.ts).
+  installHttpTracing(app);
+
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
@@ -86,6 +94,7 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   registerOpenAICompletionRoutes(app, deps);
   registerOpenAIEmbeddingRoutes(app, deps);
   registerAdminTimeoutRoutes(app, deps);
+  registerMetricsRoutes(app, deps);
   // WebSocket routes must be declared after the plugin has loaded: hence the nested plugin.
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   void app.register(async (scoped) => registerAdminAuditRoutes(scoped, deps));

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { startApp, type App } from "../../src/app.js";
+import type { TracingOptions } from "../../src/observability/tracing.js";
 import { resolveServeConfig, type EngineConfig } from "../../src/config.js";
 import { synthesizeModel } from "../../src/engine/synth/synthesize.js";
 
@@ -31,7 +32,13 @@ export async function makeHome(models: Record<string, { preset: Preset; seed?: n
 
 /** Starts a real llmux on 127.0.0.1 with an ephemeral port. */
 export async function startTestServer(
-  options: { home?: string; models?: Record<string, { preset: Preset; seed?: number }>; engine?: Partial<EngineConfig> } = {},
+  options: {
+    home?: string;
+    models?: Record<string, { preset: Preset; seed?: number }>;
+    engine?: Partial<EngineConfig>;
+    /** Tracing for this server (e.g. an InMemorySpanExporter); the environment decides otherwise. */
+    tracing?: Omit<TracingOptions, "serviceVersion">;
+  } = {},
 ): Promise<TestServer> {
   const home = options.home ?? (await makeHome(options.models ?? { tiny: { preset: "tiny" } }));
   let logged = "";
@@ -42,7 +49,7 @@ export async function startTestServer(
     },
   });
   const config = resolveServeConfig({ host: "127.0.0.1", port: 0, home, engine: { threads: 1, parallel: 4, contextSize: 2048, ...options.engine } });
-  const app = await startApp(config, { logStream });
+  const app = await startApp(config, { logStream, tracing: options.tracing });
   const openai = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60_000 });
   return {
     app,

@@ -55,6 +55,16 @@ export type ToRunner =
 
 export type RunnerFinish = "stop" | "stop_sequence" | "length";
 
+/** Where a generation's time went in the runner, in milliseconds (its own clock: durations only). */
+export interface RunnerTimings {
+  /** Submitted until a sequence was free and the prompt went in. */
+  queueMs: number;
+  /** Prompt evaluation and the first token. */
+  prefillMs: number;
+  /** Every later token. */
+  decodeMs: number;
+}
+
 export interface RunnerStats {
   rssBytes: number;
   busySlots: number;
@@ -76,6 +86,7 @@ export type FromRunner =
       stopSequence?: string;
       promptTokens: number;
       completionTokens: number;
+      timings?: RunnerTimings;
     }
   | { t: "failed"; id: number; code: "context_length_exceeded" | "internal" | "validation_failed"; message: string }
   | { t: "tokens"; id: number; count: number }

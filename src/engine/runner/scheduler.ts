@@ -10,7 +10,7 @@ import {
 } from "node-llama-cpp";
 import { StopMatcher } from "../text/stop-matcher.js";
 import { TokenTextDecoder } from "../text/token-decoder.js";
-import type { FromRunner, GenerateParams, RunnerStats } from "./protocol.js";
+import type { FromRunner, GenerateParams, RunnerStats, RunnerTimings } from "./protocol.js";
 
 type Emit = (msg: FromRunner) => void;
 
@@ -18,6 +18,7 @@ interface Job {
   id: number;
   params: GenerateParams;
   grammar?: LlamaGrammar;
+  submittedAt: number;
 }
 
 interface ActiveJob {
@@ -32,6 +33,10 @@ interface ActiveJob {
   cancelled: boolean;
   /** Recent tokens, for the repeat penalties. */
   history: Token[];
+  /** performance.now() when queued, when the prompt went in, and after the first step (prefill). */
+  submittedAt: number;
+  startedAt: number;
+  firstStepAt: number | null;
 }
 
 /** llama.cpp's own defaults, used where a request leaves a sampler setting out. */
@@ -68,7 +73,7 @@ export class BatchScheduler {
 
   /** Queues a generation; `grammar` (compiled by the caller) constrains its output. */
   submit(id: number, params: GenerateParams, grammar?: LlamaGrammar): void {
-    this.queue.push({ id, params, grammar });
+    this.queue.push({ id, params, grammar, submittedAt: performance.now() });
     this.admit();
   }
 
@@ -151,6 +156,9 @@ export class BatchScheduler {
       generated: 0,
       cancelled: false,
       history,
+      submittedAt: job.submittedAt,
+      startedAt: performance.now(),
+      firstStepAt: null,
     };
     this.active.set(job.id, active);
     this.emit({ t: "started", id: job.id, promptTokens: tokens.length });
@@ -230,6 +238,7 @@ export class BatchScheduler {
   }
 
   private onStep(a: ActiveJob, step: IteratorResult<Token, void>): void {
+    a.firstStepAt ??= performance.now();
     if (step.done) return this.finish(a, "stop");
     const token = step.value;
     a.generated++;
@@ -262,9 +271,16 @@ export class BatchScheduler {
         stopSequence,
         promptTokens: a.promptTokens,
         completionTokens: a.generated,
+        timings: this.timings(a),
       });
     }
     this.release(a.sequence);
+  }
+
+  private timings(a: ActiveJob): RunnerTimings {
+    const end = performance.now();
+    const first = a.firstStepAt ?? end;
+    return { queueMs: a.startedAt - a.submittedAt, prefillMs: first - a.startedAt, decodeMs: end - first };
   }
 
   private fail(a: ActiveJob, err: unknown): void {

@@ -1,0 +1,262 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { AuditWriter } from "../audit/audit-writer.js";
+import type { ModelPool } from "../engine/model-pool.js";
+import type { RunnerClient } from "../engine/runner/runner-client.js";
+import type { InferenceEnd, InferenceStart, LifecycleBus } from "./lifecycle.js";
+
+/** Every metric name starts with this. */
+export const METRICS_PREFIX = "llmux_";
+
+/** How long a scrape waits for one runner's slot and queue counts before leaving them out. */
+const STATS_TIMEOUT_MS = 2000;
+
+/** What the metrics read: the lifecycle bus (pushed), the engine and the audit writer (pulled at scrape time). */
+export interface MetricsDeps {
+  bus: LifecycleBus;
+  pool: ModelPool;
+  auditWriter: Pick<AuditWriter, "queueLength">;
+}
+
+/** One loaded model's engine state, read once per scrape and shared by every engine gauge. */
+interface EngineModel {
+  model: string;
+  slotsTotal: number | null;
+  slotsBusy: number | null;
+  queued: number | null;
+  rssBytes: number | null;
+}
+
+const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
+const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const ITL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const TPS_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000];
+const LOAD_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/**
+ * Prometheus metrics for one llmux, in its own registry (several servers can share
+ * a process). Request metrics come from the lifecycle bus; engine and audit gauges
+ * are read when scraped. Labels hold only route templates, model ids (the model
+ * served, never the name a client typed), backends and statuses: never prompt text.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  /** `text/plain; version=0.0.4; charset=utf-8`. */
+  readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
+
+  private readonly requests: Counter<"route" | "model" | "backend" | "status" | "http_status">;
+  private readonly duration: Histogram<"route" | "status">;
+  private readonly ttft: Histogram<"route" | "model">;
+  private readonly interToken: Histogram<"model">;
+  private readonly promptTokens: Counter<"model">;
+  private readonly completionTokens: Counter<"model">;
+  private readonly tokensPerSecond: Histogram<"model">;
+  private readonly inFlight: Gauge<"route">;
+  private readonly loadDuration: Histogram<"model">;
+  /** Runners whose load time has been observed (each load is a new runner). */
+  private readonly seenLoads = new WeakSet<RunnerClient>();
+  private engineRead: Promise<EngineModel[]> | null = null;
+  private readonly onStart = (e: InferenceStart) => this.started(e);
+  private readonly onEnd = (e: InferenceEnd) => this.ended(e);
+
+  constructor(private readonly deps: MetricsDeps) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX });
+
+    this.requests = new Counter({
+      name: "llmux_requests_total",
+      help: "Inference requests finished, by route, model served, backend, outcome (success/error/timeout/cancelled) and HTTP status.",
+      labelNames: ["route", "model", "backend", "status", "http_status"],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: "llmux_request_duration_seconds",
+      help: "Inference request duration from arrival to the last byte (or the client gone), in seconds.",
+      labelNames: ["route", "status"],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.ttft = new Histogram({
+      name: "llmux_time_to_first_token_seconds",
+      help: "Time from arrival to the first generated token (text, reasoning or tool call), in seconds.",
+      labelNames: ["route", "model"],
+      buckets: TTFT_BUCKETS,
+      registers,
+    });
+    this.interToken = new Histogram({
+      name: "llmux_inter_token_latency_seconds",
+      help: "Gaps between consecutive generated tokens, in seconds (one observation per gap).",
+      labelNames: ["model"],
+      buckets: ITL_BUCKETS,
+      registers,
+    });
+    this.promptTokens = new Counter({
+      name: "llmux_prompt_tokens_total",
+      help: "Prompt (input) tokens processed, by model.",
+      labelNames: ["model"],
+      registers,
+    });
+    this.completionTokens = new Counter({
+      name: "llmux_completion_tokens_total",
+      help: "Completion (output) tokens generated, by model.",
+      labelNames: ["model"],
+      registers,
+    });
+    this.tokensPerSecond = new Histogram({
+      name: "llmux_generation_tokens_per_second",
+      help: "Per streamed request with at least 2 completion tokens: completion tokens / (duration - time to first token).",
+      labelNames: ["model"],
+      buckets: TPS_BUCKETS,
+      registers,
+    });
+    this.inFlight = new Gauge({
+      name: "llmux_requests_in_flight",
+      help: "Inference requests arrived and not yet finished, by route.",
+      labelNames: ["route"],
+      registers,
+    });
+
+    // Engine state, read at scrape time from the pool's runners.
+    const engineGauge = (name: string, help: string, pick: (m: EngineModel) => number | null): void => {
+      const read = this.engine.bind(this);
+      new Gauge({
+        name,
+        help,
+        labelNames: ["model"],
+        registers,
+        async collect() {
+          const models = await read();
+          this.reset();
+          for (const m of models) {
+            const v = pick(m);
+            if (v !== null) this.set({ model: m.model }, v);
+          }
+        },
+      });
+    };
+    engineGauge("llmux_engine_queue_depth", "Requests waiting for a free sequence slot, per loaded model.", (m) => m.queued);
+    engineGauge("llmux_engine_slots_busy", "Parallel sequence slots generating now, per loaded model.", (m) => m.slotsBusy);
+    engineGauge("llmux_engine_slots_total", "Parallel sequence slots, per loaded model.", (m) => m.slotsTotal);
+    engineGauge("llmux_runner_memory_rss_bytes", "Resident memory of each model's runner process, in bytes.", (m) => m.rssBytes);
+    const pool = deps.pool;
+    new Gauge({
+      name: "llmux_models_loaded",
+      help: "Models loaded now, each in its own runner process.",
+      registers,
+      collect() {
+        this.set(pool.list().filter((m) => m.runner.alive).length);
+      },
+    });
+    const observeLoads = () => this.observeLoads();
+    this.loadDuration = new Histogram({
+      name: "llmux_model_load_duration_seconds",
+      help: "Time to load a model into a fresh runner process, in seconds (one observation per load).",
+      labelNames: ["model"],
+      buckets: LOAD_BUCKETS,
+      registers,
+      collect() {
+        observeLoads();
+      },
+    });
+
+    const writer = deps.auditWriter;
+    new Gauge({
+      name: "llmux_audit_queue_length",
+      help: "Audit rows waiting to be written to the store.",
+      registers,
+      collect() {
+        this.set(writer.queueLength);
+      },
+    });
+
+    // Cloud providers do not exist yet: declared now, with no series, so dashboards can be built.
+    new Counter({
+      name: "llmux_provider_retries_total",
+      help: "Retries of calls to cloud providers, by provider. No series until providers exist.",
+      labelNames: ["provider"],
+      registers,
+    });
+    new Gauge({
+      name: "llmux_provider_breaker_state",
+      help: "Circuit breaker state per cloud provider (0 closed, 1 half-open, 2 open). No series until providers exist.",
+      labelNames: ["provider"],
+      registers,
+    });
+
+    deps.bus.on("start", this.onStart);
+    deps.bus.on("end", this.onEnd);
+  }
+
+  /** The exposition text for a scrape. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Stops listening to the bus. */
+  close(): void {
+    this.deps.bus.off("start", this.onStart);
+    this.deps.bus.off("end", this.onEnd);
+  }
+
+  private started(e: InferenceStart): void {
+    this.inFlight.inc({ route: e.route });
+  }
+
+  private ended(e: InferenceEnd): void {
+    this.inFlight.dec({ route: e.route });
+    // The model served is a registry id; the name a client asked for is free text and never a label.
+    const model = e.modelServed ?? "";
+    this.requests.inc({ route: e.route, model, backend: e.backend ?? "", status: e.status, http_status: String(e.httpStatus) });
+    this.duration.observe({ route: e.route, status: e.status }, e.durationMs / 1000);
+    if (e.ttftMs !== null) this.ttft.observe({ route: e.route, model }, e.ttftMs / 1000);
+    for (const gap of e.interTokenMs) this.interToken.observe({ model }, gap / 1000);
+    if (e.promptTokens) this.promptTokens.inc({ model }, e.promptTokens);
+    if (e.completionTokens) this.completionTokens.inc({ model }, e.completionTokens);
+    if (e.stream && e.ttftMs !== null && e.completionTokens !== null && e.completionTokens >= 2 && e.durationMs > e.ttftMs) {
+      this.tokensPerSecond.observe({ model }, e.completionTokens / ((e.durationMs - e.ttftMs) / 1000));
+    }
+    // A request may have loaded its model: note the load now, not only at the next scrape.
+    this.observeLoads();
+  }
+
+  /** Observes the load time of every runner not seen before. */
+  private observeLoads(): void {
+    for (const { id, runner } of this.deps.pool.list()) {
+      if (!runner.info || this.seenLoads.has(runner)) continue;
+      this.seenLoads.add(runner);
+      this.loadDuration.observe({ model: id }, runner.info.loadMs / 1000);
+    }
+  }
+
+  /** One read of the engine per scrape, shared by the engine gauges that collect at the same time. */
+  private engine(): Promise<EngineModel[]> {
+    this.engineRead ??= this.readEngine().finally(() => {
+      this.engineRead = null;
+    });
+    return this.engineRead;
+  }
+
+  private async readEngine(): Promise<EngineModel[]> {
+    const loaded = this.deps.pool.list().filter((m) => m.runner.alive);
+    return Promise.all(
+      loaded.map(async ({ id, runner }): Promise<EngineModel> => {
+        const stats = await withTimeout(runner.stats(), STATS_TIMEOUT_MS).catch(() => null);
+        return {
+          model: id,
+          slotsTotal: stats?.parallel ?? runner.info?.parallel ?? null,
+          slotsBusy: stats?.busySlots ?? null,
+          queued: stats?.queued ?? null,
+          rssBytes: runner.rssBytes() ?? stats?.rssBytes ?? null,
+        };
+      }),
+    );
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("timed out")), ms);
+    timer.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
