@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import { mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { defaultHome } from "../config.js";
 import { ModelRegistry, isValidModelId } from "../engine/model-registry.js";
 import { PRESETS, synthesizeModel } from "../engine/synth/synthesize.js";
@@ -20,7 +19,6 @@ export function registerModelCommands(program: Command): void {
       if (!isValidModelId(name)) throw new Error(`invalid model name '${name}': use letters, digits, '.', '-', '_'`);
       if (!(PRESETS as readonly string[]).includes(opts.preset)) throw new Error(`unknown preset '${opts.preset}'; use one of ${PRESETS.join(", ")}`);
       const path = join(opts.home ?? defaultHome(), "models", `${name}.gguf`);
-      mkdirSync(dirname(path), { recursive: true });
       const started = Date.now();
       await synthesizeModel(path, { preset: opts.preset as (typeof PRESETS)[number], seed: opts.seed });
       process.stdout.write(`wrote ${path} (${opts.preset}, seed ${opts.seed}) in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);

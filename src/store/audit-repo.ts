@@ -33,8 +33,12 @@ export class AuditRepository {
 
   /** Inserts a batch in one statement and returns the stored rows (with their ids). */
   async insertManyReturning(rows: NewAuditRow[]): Promise<AuditRow[]> {
-    if (rows.length === 0) return [];
-    return this.db.insertInto("audit_log").values(rows).returningAll().execute();
+    const out: AuditRow[] = [];
+    // SQLite caps bound variables per statement (32,766): 20 columns × 500 rows stays well under it.
+    for (let i = 0; i < rows.length; i += 500) {
+      out.push(...(await this.db.insertInto("audit_log").values(rows.slice(i, i + 500)).returningAll().execute()));
+    }
+    return out;
   }
 
   /** Bytes of database pages in use (file size less free pages). */

@@ -2,6 +2,8 @@
  * Synthetic GGUF models: random weights, real architecture, real tokenizer. Deterministic:
  * the same preset and seed give a byte-identical file.
  */
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
 import { GgmlType, GgufValueType, LlamaFileType, LlamaTokenType } from "../gguf/constants.js";
 import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES, f32ToF16, kv, writeGguf } from "../gguf/writer.js";
 import type { GgufFileSpec, GgufKv, GgufTensorSpec } from "../gguf/writer.js";
@@ -337,5 +339,6 @@ export function synthesizeSpec(opts: SynthesizeOptions): GgufFileSpec {
 
 /** Writes a synthetic model to `path` (via `path + ".tmp"` and a rename). */
 export async function synthesizeModel(path: string, opts: SynthesizeOptions): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   await writeGguf(path, synthesizeSpec(opts));
 }
