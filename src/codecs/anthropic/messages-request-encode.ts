@@ -1,0 +1,133 @@
+import type { ChatMessage, ChatRequest, ContentPart, ToolChoice } from "../../core/chat.js";
+import { invalidField } from "../../errors/llmux-error.js";
+
+/** `max_tokens` is required by Anthropic: this is sent when the request sets none. */
+export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
+/** Anthropic's smallest thinking budget. */
+const MIN_THINKING_BUDGET = 1024;
+
+type Block = Record<string, unknown>;
+interface WireMessage {
+  role: "user" | "assistant";
+  content: Block[];
+}
+
+const textOf = (parts: ContentPart[]): string =>
+  parts
+    .filter((p): p is Extract<ContentPart, { type: "text" }> => p.type === "text")
+    .map((p) => p.text)
+    .join("");
+
+function partBlock(p: ContentPart): Block {
+  if (p.type === "text") return { type: "text", text: p.text };
+  return p.source.kind === "url"
+    ? { type: "image", source: { type: "url", url: p.source.url } }
+    : { type: "image", source: { type: "base64", media_type: p.source.mediaType, data: p.source.data } };
+}
+
+/** Tool arguments as the object Anthropic wants; text that is not a JSON object becomes `{}` (Anthropic rejects anything else). */
+function toolInput(args: string): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(args);
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function assistantBlocks(m: ChatMessage): Block[] {
+  const blocks: Block[] = [];
+  // Canonical reasoning carries no signature; an empty one marks it as such.
+  if (m.reasoning) blocks.push({ type: "thinking", thinking: m.reasoning, signature: "" });
+  for (const p of m.content) if (p.type !== "text" || p.text !== "") blocks.push(partBlock(p));
+  for (const c of m.toolCalls ?? []) blocks.push({ type: "tool_use", id: c.id, name: c.name, input: toolInput(c.arguments) });
+  return blocks;
+}
+
+const isToolResults = (m: WireMessage | undefined): boolean =>
+  m !== undefined && m.role === "user" && m.content.length > 0 && m.content.every((b) => b.type === "tool_result");
+
+function encodeMessages(messages: ChatMessage[]): { system: string[]; messages: WireMessage[] } {
+  const system: string[] = [];
+  const out: WireMessage[] = [];
+  for (const m of messages) {
+    switch (m.role) {
+      case "system":
+        system.push(textOf(m.content));
+        break;
+      case "user":
+        out.push({ role: "user", content: m.content.map(partBlock) });
+        break;
+      case "assistant": {
+        const content = assistantBlocks(m);
+        if (content.length > 0) out.push({ role: "assistant", content });
+        break;
+      }
+      case "tool": {
+        const block: Block = { type: "tool_result", tool_use_id: m.toolCallId ?? "", content: textOf(m.content) };
+        // Consecutive results answer one assistant turn: Anthropic wants them in one user message.
+        const last = out[out.length - 1];
+        if (isToolResults(last)) last!.content.push(block);
+        else out.push({ role: "user", content: [block] });
+        break;
+      }
+    }
+  }
+  return { system, messages: out };
+}
+
+function encodeToolChoice(c: ToolChoice, parallel: boolean | undefined): Block {
+  const noParallel = parallel === false ? { disable_parallel_tool_use: true } : {};
+  switch (c.type) {
+    case "auto":
+      return { type: "auto", ...noParallel };
+    case "required":
+      return { type: "any", ...noParallel };
+    case "tool":
+      return { type: "tool", name: c.name, ...noParallel };
+    case "none":
+      return { type: "none" };
+  }
+}
+
+/**
+ * Canonical request → Anthropic `POST /v1/messages` body, for `model` (the provider's model id).
+ * System messages become `system`; tool results become user `tool_result` blocks; assistant
+ * reasoning becomes a `thinking` block. `reasoning.enabled` turns thinking on with half of
+ * `max_tokens` as budget (at least 1024, so `max_tokens` must exceed 1024). A JSON
+ * `responseFormat` has no Anthropic equivalent and is not sent. A legacy `prompt` is sent
+ * as one user message.
+ */
+export function encodeAnthropicRequest(req: ChatRequest, model: string): Record<string, unknown> {
+  const enc =
+    req.messages.length === 0 && req.prompt !== undefined
+      ? { system: [], messages: [{ role: "user" as const, content: [{ type: "text", text: req.prompt }] }] }
+      : encodeMessages(req.messages);
+  const maxTokens = req.maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS;
+  const body: Record<string, unknown> = { model, max_tokens: maxTokens, messages: enc.messages };
+  if (enc.system.length > 0) body.system = enc.system.join("\n\n");
+  const s = req.sampling;
+  if (s.temperature !== undefined) body.temperature = s.temperature;
+  if (s.topP !== undefined) body.top_p = s.topP;
+  if (s.topK !== undefined) body.top_k = s.topK;
+  if (req.stop.length > 0) body.stop_sequences = req.stop;
+  if (req.tools && req.tools.length > 0) {
+    body.tools = req.tools.map((t) => ({
+      name: t.name,
+      ...(t.description !== undefined ? { description: t.description } : {}),
+      input_schema: t.parameters,
+    }));
+  }
+  if (req.toolChoice) body.tool_choice = encodeToolChoice(req.toolChoice, req.parallelToolCalls);
+  else if (req.parallelToolCalls === false && req.tools && req.tools.length > 0) body.tool_choice = { type: "auto", disable_parallel_tool_use: true };
+  if (req.reasoning) {
+    if (req.reasoning.enabled) {
+      if (maxTokens <= MIN_THINKING_BUDGET) throw invalidField("max_tokens", `must be more than ${MIN_THINKING_BUDGET} to think on this provider`);
+      body.thinking = { type: "enabled", budget_tokens: Math.max(MIN_THINKING_BUDGET, Math.floor(maxTokens / 2)) };
+    } else {
+      body.thinking = { type: "disabled" };
+    }
+  }
+  body.stream = req.stream;
+  return body;
+}

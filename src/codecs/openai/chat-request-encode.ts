@@ -1,0 +1,99 @@
+import type { ChatMessage, ChatRequest, ContentPart, ToolChoice } from "../../core/chat.js";
+
+/** Which OpenAI dialect to write: OpenAI itself, or a third-party OpenAI-compatible server. */
+export interface OpenAIEncodeOptions {
+  /**
+   * `openai`: `max_completion_tokens`, OpenAI's sampling fields only. `openai-compatible`:
+   * `max_tokens` (what most compatible servers read) plus llama.cpp/vLLM's `top_k`,
+   * `min_p`, `repeat_penalty`. Default `openai`.
+   */
+  kind?: "openai" | "openai-compatible";
+}
+
+type WirePart = { type: "text"; text: string } | { type: "image_url"; image_url: { url: string } };
+
+const imageUrl = (p: Extract<ContentPart, { type: "image" }>): string =>
+  p.source.kind === "url" ? p.source.url : `data:${p.source.mediaType};base64,${p.source.data}`;
+
+const textOf = (parts: ContentPart[]): string =>
+  parts
+    .filter((p): p is Extract<ContentPart, { type: "text" }> => p.type === "text")
+    .map((p) => p.text)
+    .join("");
+
+/** A plain string when the content is text only, else the part array (images as `image_url`, base64 as data URLs). */
+function userContent(parts: ContentPart[]): string | WirePart[] {
+  if (parts.every((p) => p.type === "text")) return textOf(parts);
+  return parts.map((p): WirePart => (p.type === "text" ? { type: "text", text: p.text } : { type: "image_url", image_url: { url: imageUrl(p) } }));
+}
+
+function encodeMessage(m: ChatMessage): Record<string, unknown> {
+  const name = m.name !== undefined && m.role !== "tool" ? { name: m.name } : {};
+  switch (m.role) {
+    case "system":
+      return { role: "system", content: textOf(m.content), ...name };
+    case "user":
+      return { role: "user", content: userContent(m.content), ...name };
+    case "assistant": {
+      // Reasoning is not sent back: OpenAI has no field for it and compatible servers differ.
+      const text = textOf(m.content);
+      const calls = m.toolCalls ?? [];
+      return {
+        role: "assistant",
+        content: text === "" && calls.length > 0 ? null : text,
+        ...name,
+        ...(calls.length > 0
+          ? { tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) }
+          : {}),
+      };
+    }
+    case "tool":
+      return { role: "tool", tool_call_id: m.toolCallId ?? "", content: textOf(m.content) };
+  }
+}
+
+function encodeToolChoice(c: ToolChoice): unknown {
+  return c.type === "tool" ? { type: "function", function: { name: c.name } } : c.type;
+}
+
+/**
+ * Canonical request → OpenAI `POST /v1/chat/completions` body, for `model` (the provider's
+ * model id). Streaming requests always ask for usage (`stream_options.include_usage`).
+ * A legacy `prompt` (no messages) is sent as one user message.
+ */
+export function encodeOpenAIChatRequest(req: ChatRequest, model: string, options: OpenAIEncodeOptions = {}): Record<string, unknown> {
+  const compatible = options.kind === "openai-compatible";
+  const messages = req.messages.length === 0 && req.prompt !== undefined ? [{ role: "user", content: req.prompt }] : req.messages.map(encodeMessage);
+  const s = req.sampling;
+  const body: Record<string, unknown> = { model, messages };
+  if (req.maxTokens !== undefined) body[compatible ? "max_tokens" : "max_completion_tokens"] = req.maxTokens;
+  if (s.temperature !== undefined) body.temperature = s.temperature;
+  if (s.topP !== undefined) body.top_p = s.topP;
+  if (s.seed !== undefined) body.seed = s.seed;
+  if (s.presencePenalty !== undefined) body.presence_penalty = s.presencePenalty;
+  if (s.frequencyPenalty !== undefined) body.frequency_penalty = s.frequencyPenalty;
+  if (compatible) {
+    if (s.topK !== undefined) body.top_k = s.topK;
+    if (s.minP !== undefined) body.min_p = s.minP;
+    if (s.repeatPenalty !== undefined) body.repeat_penalty = s.repeatPenalty;
+  }
+  if (req.stop.length > 0) body.stop = req.stop;
+  if (req.tools && req.tools.length > 0) {
+    body.tools = req.tools.map((t) => ({
+      type: "function",
+      function: { name: t.name, ...(t.description !== undefined ? { description: t.description } : {}), parameters: t.parameters },
+    }));
+  }
+  if (req.toolChoice) body.tool_choice = encodeToolChoice(req.toolChoice);
+  if (req.parallelToolCalls !== undefined && req.tools && req.tools.length > 0) body.parallel_tool_calls = req.parallelToolCalls;
+  const rf = req.responseFormat;
+  if (rf && rf.type !== "text") {
+    body.response_format =
+      rf.type === "json_object"
+        ? { type: "json_object" }
+        : { type: "json_schema", json_schema: { name: rf.name ?? "response", schema: rf.schema, ...(rf.strict !== undefined ? { strict: rf.strict } : {}) } };
+  }
+  body.stream = req.stream;
+  if (req.stream) body.stream_options = { include_usage: true };
+  return body;
+}

@@ -1,0 +1,76 @@
+import { encodeAnthropicRequest } from "../codecs/anthropic/messages-request-encode.js";
+import { AnthropicStreamDecoder } from "../codecs/anthropic/stream-decode.js";
+import type { ChatBackend, ChatEvent, ChatRequest, StreamOptions } from "../core/chat.js";
+import { LlmuxError, isLlmuxError } from "../errors/llmux-error.js";
+import { providerUrl, type ProviderConfig } from "./provider-config.js";
+import { parseModelList, type ProviderModel } from "./provider-models.js";
+import { upstreamJson, upstreamSse } from "./upstream-http.js";
+import { scrub } from "./upstream-errors.js";
+
+export const ANTHROPIC_VERSION = "2023-06-01";
+
+/**
+ * A cloud provider speaking Anthropic Messages (`anthropic`, `anthropic-compatible`).
+ * It always streams from the provider and calls the provider's model named `request.model`.
+ */
+export class AnthropicBackend implements ChatBackend {
+  readonly name: string;
+
+  constructor(private readonly config: ProviderConfig) {
+    if (config.kind !== "anthropic" && config.kind !== "anthropic-compatible") throw new Error(`AnthropicBackend cannot serve kind '${config.kind}'`);
+    this.name = config.name;
+  }
+
+  private headers(): Record<string, string> {
+    return {
+      accept: "application/json, text/event-stream",
+      "anthropic-version": ANTHROPIC_VERSION,
+      ...this.config.headers,
+      ...(this.config.apiKey ? { "x-api-key": this.config.apiKey } : {}),
+    };
+  }
+
+  async *stream(request: ChatRequest, { signal }: StreamOptions): AsyncIterable<ChatEvent> {
+    const ctx = { provider: this.name, model: request.model, apiKey: this.config.apiKey };
+    const body = encodeAnthropicRequest({ ...request, stream: true }, request.model);
+    const decoder = new AnthropicStreamDecoder();
+    let done = false;
+    const frames = upstreamSse({
+      url: providerUrl(this.config.baseUrl, "/messages"),
+      method: "POST",
+      headers: this.headers(),
+      body,
+      signal,
+      timeoutMs: this.config.timeoutMs,
+      ctx,
+    });
+    for await (const frame of frames) {
+      if (done) continue;
+      let events: ChatEvent[];
+      try {
+        events = decoder.decode(frame.event, frame.data);
+      } catch (err) {
+        if (isLlmuxError(err)) {
+          throw new LlmuxError(err.code, `provider '${this.name}' reported an error mid-stream: ${scrub(err.detail, this.config.apiKey).slice(0, 300)}`);
+        }
+        throw new LlmuxError("upstream_error", `provider '${this.name}' sent a malformed stream event`);
+      }
+      if ((frame.event || "") === "message_stop" || /"type"\s*:\s*"message_stop"/.test(frame.data)) done = true;
+      yield* events;
+    }
+    if (!done && !signal.aborted) throw new LlmuxError("upstream_error", `provider '${this.name}' ended the stream before finishing`);
+  }
+
+  /** The provider's models (`GET /v1/models`, up to 1000), to test a provider's URL and key. */
+  async listModels(options: { signal?: AbortSignal } = {}): Promise<ProviderModel[]> {
+    const body = await upstreamJson({
+      url: providerUrl(this.config.baseUrl, "/models?limit=1000"),
+      method: "GET",
+      headers: this.headers(),
+      signal: options.signal ?? new AbortController().signal,
+      timeoutMs: this.config.timeoutMs,
+      ctx: { provider: this.name, apiKey: this.config.apiKey },
+    });
+    return parseModelList(body);
+  }
+}

@@ -1,0 +1,85 @@
+import { encodeOpenAIChatRequest } from "../codecs/openai/chat-request-encode.js";
+import { OpenAIChatStreamDecoder } from "../codecs/openai/chat-stream-decode.js";
+import type { ChatBackend, ChatEvent, ChatRequest, StreamOptions } from "../core/chat.js";
+import { LlmuxError } from "../errors/llmux-error.js";
+import { providerUrl, type ProviderConfig } from "./provider-config.js";
+import { parseModelList, type ProviderModel } from "./provider-models.js";
+import { upstreamJson, upstreamSse } from "./upstream-http.js";
+import { providerMessage } from "./upstream-errors.js";
+
+/**
+ * A cloud provider speaking OpenAI Chat Completions (`openai`, `openai-compatible`).
+ * It always streams from the provider (non-streaming clients are served by collecting the
+ * events) and calls the provider's model named `request.model`.
+ */
+export class OpenAIBackend implements ChatBackend {
+  readonly name: string;
+
+  constructor(private readonly config: ProviderConfig) {
+    if (config.kind !== "openai" && config.kind !== "openai-compatible") throw new Error(`OpenAIBackend cannot serve kind '${config.kind}'`);
+    this.name = config.name;
+  }
+
+  private headers(): Record<string, string> {
+    return {
+      accept: "application/json, text/event-stream",
+      ...this.config.headers,
+      ...(this.config.apiKey ? { authorization: `Bearer ${this.config.apiKey}` } : {}),
+    };
+  }
+
+  async *stream(request: ChatRequest, { signal }: StreamOptions): AsyncIterable<ChatEvent> {
+    const ctx = { provider: this.name, model: request.model, apiKey: this.config.apiKey };
+    const kind = this.config.kind === "openai-compatible" ? "openai-compatible" : "openai";
+    const body = encodeOpenAIChatRequest({ ...request, stream: true }, request.model, { kind });
+    const decoder = new OpenAIChatStreamDecoder();
+    let sawFinish = false;
+    let done = false;
+    const frames = upstreamSse({
+      url: providerUrl(this.config.baseUrl, "/chat/completions"),
+      method: "POST",
+      headers: this.headers(),
+      body,
+      signal,
+      timeoutMs: this.config.timeoutMs,
+      ctx,
+    });
+    for await (const frame of frames) {
+      const data = frame.data.trim();
+      if (data === "" || done) continue;
+      if (data !== "[DONE]") {
+        let chunk: { error?: unknown; choices?: { finish_reason?: string | null }[] };
+        try {
+          chunk = JSON.parse(data) as typeof chunk;
+        } catch {
+          throw new LlmuxError("upstream_error", `provider '${this.name}' sent a malformed stream chunk`);
+        }
+        if (chunk.error) {
+          const msg = providerMessage(data, this.config.apiKey);
+          throw new LlmuxError("upstream_error", `provider '${this.name}' reported an error mid-stream${msg ? `: ${msg}` : ""}`);
+        }
+        if (chunk.choices?.some((c) => c.finish_reason)) sawFinish = true;
+      } else {
+        done = true;
+      }
+      yield* decoder.decode(data);
+    }
+    if (done || signal.aborted) return;
+    // Some compatible servers end the body without `[DONE]`: fine once a finish reason came.
+    if (sawFinish) yield* decoder.decode("[DONE]");
+    else throw new LlmuxError("upstream_error", `provider '${this.name}' ended the stream before finishing`);
+  }
+
+  /** The provider's models (`GET /v1/models`), to test a provider's URL and key. */
+  async listModels(options: { signal?: AbortSignal } = {}): Promise<ProviderModel[]> {
+    const body = await upstreamJson({
+      url: providerUrl(this.config.baseUrl, "/models"),
+      method: "GET",
+      headers: this.headers(),
+      signal: options.signal ?? new AbortController().signal,
+      timeoutMs: this.config.timeoutMs,
+      ctx: { provider: this.name, apiKey: this.config.apiKey },
+    });
+    return parseModelList(body);
+  }
+}

@@ -1,0 +1,258 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { encodeAnthropicRequest } from "../../src/codecs/anthropic/messages-request-encode.js";
+import type { ChatEvent } from "../../src/core/chat.js";
+import { LlmuxError } from "../../src/errors/llmux-error.js";
+import { AnthropicBackend } from "../../src/providers/anthropic-backend.js";
+import { API_KEY, FULL_REQUEST, simpleRequest } from "./canonical-request.js";
+import { collect, FakeProvider, type Behaviour } from "./fake-provider.js";
+
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/anthropic/${name}`, import.meta.url), "utf8");
+const TEXT = fixture("stream-text.sse");
+const THINKING = fixture("stream-thinking-text.sse");
+const TOOLS = fixture("stream-tool-use.sse");
+
+const EXPECTED_BODY = {
+  model: "model-x",
+  max_tokens: 2048,
+  system: "You are terse.",
+  messages: [
+    {
+      role: "user",
+      content: [
+        { type: "text", text: "What is this?" },
+        { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBORw0KGgo=" } },
+      ],
+    },
+    {
+      role: "assistant",
+      content: [
+        { type: "thinking", thinking: "It looks feline.", signature: "" },
+        { type: "text", text: "A cat." },
+      ],
+    },
+    {
+      role: "user",
+      content: [
+        { type: "text", text: "Weather and time where this was taken?" },
+        { type: "image", source: { type: "url", url: "https://example.com/cat.png" } },
+      ],
+    },
+    {
+      role: "assistant",
+      content: [
+        { type: "tool_use", id: "call_1", name: "get_weather", input: { city: "Paris" } },
+        { type: "tool_use", id: "call_2", name: "get_time", input: {} },
+      ],
+    },
+    {
+      role: "user",
+      content: [
+        { type: "tool_result", tool_use_id: "call_1", content: "18C" },
+        { type: "tool_result", tool_use_id: "call_2", content: "12:00" },
+      ],
+    },
+    { role: "user", content: [{ type: "text", text: "Thanks." }] },
+  ],
+  temperature: 0.2,
+  top_p: 0.9,
+  top_k: 40,
+  stop_sequences: ["END", "STOP"],
+  tools: [
+    { name: "get_weather", description: "Current weather", input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } },
+    { name: "get_time", input_schema: { type: "object", properties: {} } },
+  ],
+  tool_choice: { type: "tool", name: "get_weather", disable_parallel_tool_use: true },
+  thinking: { type: "enabled", budget_tokens: 1024 },
+  stream: true,
+};
+
+describe("encodeAnthropicRequest", () => {
+  it("defaults max_tokens, maps tool_choice words and thinking off", () => {
+    const base = { ...simpleRequest(), tools: [{ name: "t", parameters: { type: "object" } }] };
+    assert.equal(encodeAnthropicRequest(simpleRequest(), "c").max_tokens, 4096);
+    assert.deepEqual(encodeAnthropicRequest({ ...base, toolChoice: { type: "auto" } }, "c").tool_choice, { type: "auto" });
+    assert.deepEqual(encodeAnthropicRequest({ ...base, toolChoice: { type: "required" } }, "c").tool_choice, { type: "any" });
+    assert.deepEqual(encodeAnthropicRequest({ ...base, toolChoice: { type: "none" } }, "c").tool_choice, { type: "none" });
+    assert.deepEqual(encodeAnthropicRequest({ ...base, reasoning: { enabled: false } }, "c").thinking, { type: "disabled" });
+    assert.equal(encodeAnthropicRequest(simpleRequest(), "c").system, undefined);
+    assert.throws(() => encodeAnthropicRequest({ ...base, maxTokens: 512, reasoning: { enabled: true } }, "c"), (e: LlmuxError) => e.code === "validation_failed");
+  });
+});
+
+describe("AnthropicBackend against a fake Anthropic provider", () => {
+  const fake = new FakeProvider();
+  let url = "";
+  const backend = (timeoutMs = 5000, baseUrl = url) =>
+    new AnthropicBackend({ name: "claude", kind: "anthropic", baseUrl, apiKey: API_KEY, headers: { "anthropic-beta": "x-1" }, timeoutMs });
+  const signal = () => new AbortController().signal;
+
+  before(async () => {
+    url = await fake.start();
+  });
+  after(() => fake.stop());
+
+  it("sends the exact Anthropic body and headers for a full canonical request", async () => {
+    fake.queue.push({ kind: "sse", body: TEXT });
+    const { error } = await collect(backend().stream(FULL_REQUEST, { signal: signal() }));
+    assert.equal(error, undefined);
+    const got = fake.received.at(-1)!;
+    assert.equal(got.method, "POST");
+    assert.equal(got.url, "/v1/messages");
+    assert.equal(got.headers["x-api-key"], API_KEY);
+    assert.equal(got.headers["anthropic-version"], "2023-06-01");
+    assert.equal(got.headers["anthropic-beta"], "x-1");
+    assert.equal(got.headers.authorization, undefined);
+    const body = got.body as Record<string, unknown>;
+    for (const key of Object.keys(EXPECTED_BODY) as (keyof typeof EXPECTED_BODY)[]) assert.deepEqual(body[key], EXPECTED_BODY[key], key);
+    assert.deepEqual(body, EXPECTED_BODY);
+  });
+
+  it("decodes text with usage and finish", async () => {
+    fake.queue.push({ kind: "sse", body: TEXT, chunkSize: 5 });
+    const { events, error } = await collect(backend().stream(simpleRequest(), { signal: signal() }));
+    assert.equal(error, undefined);
+    assert.deepEqual(events, [
+      { type: "start", model: "tiny", promptTokens: 12 },
+      { type: "text", text: "Hello" },
+      { type: "text", text: "!" },
+      { type: "usage", usage: { promptTokens: 12, completionTokens: 2 } },
+      { type: "finish", reason: "stop" },
+    ]);
+  });
+
+  it("decodes thinking and a stop sequence", async () => {
+    fake.queue.push({ kind: "sse", body: THINKING.replace(/\n/g, "\r\n"), chunkSize: 11 });
+    const { events, error } = await collect(backend().stream(simpleRequest(), { signal: signal() }));
+    assert.equal(error, undefined);
+    assert.deepEqual(events, [
+      { type: "start", model: "tiny", promptTokens: 20 },
+      { type: "reasoning", text: "Let me think" },
+      { type: "reasoning", text: " about it." },
+      { type: "text", text: "Answer" },
+      { type: "usage", usage: { promptTokens: 20, completionTokens: 7 } },
+      { type: "finish", reason: "stop_sequence", stopSequence: "END" },
+    ]);
+  });
+
+  it("decodes tool calls with their ids", async () => {
+    fake.queue.push({ kind: "sse", body: TOOLS, chunkSize: 3 });
+    const { events, error } = await collect(backend().stream(simpleRequest(), { signal: signal() }));
+    assert.equal(error, undefined);
+    assert.deepEqual(events, [
+      { type: "start", model: "tiny", promptTokens: 30 },
+      { type: "text", text: "Checking." },
+      { type: "tool_call_start", index: 0, id: "toolu_01T1x1fJ34qAmk2tNTrN7Up6", name: "get_weather" },
+      { type: "tool_call_delta", index: 0, argumentsDelta: '{"location":' },
+      { type: "tool_call_delta", index: 0, argumentsDelta: ' "Paris"}' },
+      { type: "tool_call_end", index: 0 },
+      { type: "tool_call_start", index: 1, id: "toolu_02", name: "get_time" },
+      { type: "tool_call_delta", index: 1, argumentsDelta: "{}" },
+      { type: "tool_call_end", index: 1 },
+      { type: "usage", usage: { promptTokens: 30, completionTokens: 25 } },
+      { type: "finish", reason: "tool_calls" },
+    ]);
+  });
+
+  it("lists models with the key headers", async () => {
+    fake.queue.push({ kind: "json", body: { data: [{ type: "model", id: "claude-x", display_name: "Claude X" }], has_more: false } });
+    assert.deepEqual(await backend().listModels(), [{ id: "claude-x", displayName: "Claude X" }]);
+    const got = fake.received.at(-1)!;
+    assert.equal(got.url, "/v1/models?limit=1000");
+    assert.equal(got.headers["x-api-key"], API_KEY);
+    assert.equal(got.headers["anthropic-version"], "2023-06-01");
+  });
+
+  const err = (type: string, message: string) => ({ type: "error", error: { type, message } });
+  const failures: { what: string; behaviour: Behaviour; code: string; check?: (e: LlmuxError) => void }[] = [
+    {
+      what: "401",
+      behaviour: { kind: "status", status: 401, body: err("authentication_error", `invalid x-api-key ${API_KEY}`) },
+      code: "upstream_error",
+      check: (e) => assert.match(e.detail, /claude.*refused the configured API key/),
+    },
+    { what: "403", behaviour: { kind: "status", status: 403, body: err("permission_error", "no") }, code: "upstream_error" },
+    { what: "404 model", behaviour: { kind: "status", status: 404, body: err("not_found_error", "model: model-x") }, code: "model_not_found" },
+    {
+      what: "429 with Retry-After",
+      behaviour: { kind: "status", status: 429, body: err("rate_limit_error", "slow down"), headers: { "retry-after": "30" } },
+      code: "rate_limited",
+      check: (e) => assert.deepEqual(e.headers, { "Retry-After": "30" }),
+    },
+    { what: "529 overloaded", behaviour: { kind: "status", status: 529, body: err("overloaded_error", "Overloaded") }, code: "upstream_error" },
+    {
+      what: "slow first byte",
+      behaviour: { kind: "slow", delayMs: 3000, then: { kind: "sse", body: TEXT } },
+      code: "upstream_error",
+      check: (e) => assert.equal(e.spec.retryable, true),
+    },
+    {
+      what: "an in-stream error event",
+      behaviour: { kind: "sse", body: `event: error\ndata: ${JSON.stringify(err("overloaded_error", "Overloaded"))}\n\n` },
+      code: "upstream_error",
+    },
+  ];
+  for (const f of failures) {
+    it(`maps ${f.what} to ${f.code} before the first event, without the key`, async () => {
+      fake.queue.push(f.behaviour);
+      const { events, error } = await collect(backend(300).stream(simpleRequest(), { signal: signal() }));
+      assert.deepEqual(events, []);
+      assert.ok(error instanceof LlmuxError, String(error));
+      assert.equal(error.code, f.code);
+      assert.ok(!error.message.includes(API_KEY) && !error.detail.includes("SECRET"), error.detail);
+      f.check?.(error);
+    });
+  }
+
+  it("maps a refused connection to upstream_error", async () => {
+    const closed = new FakeProvider();
+    const closedUrl = await closed.start();
+    await closed.stop();
+    await assert.rejects(collect(backend(2000, closedUrl).stream(simpleRequest(), { signal: signal() })).then((r) => Promise.reject(r.error)), (e: LlmuxError) => e.code === "upstream_error");
+    await assert.rejects(backend(2000, closedUrl).listModels(), (e: LlmuxError) => e.code === "upstream_error");
+  });
+
+  it("throws upstream_error after the yielded events when the connection drops mid-stream", async () => {
+    fake.queue.push({ kind: "drop", body: TEXT, frames: 4 });
+    const { events, error } = await collect(backend().stream(simpleRequest(), { signal: signal() }));
+    assert.deepEqual(events, [
+      { type: "start", model: "tiny", promptTokens: 12 },
+      { type: "text", text: "Hello" },
+    ]);
+    assert.ok(error instanceof LlmuxError);
+    assert.equal(error.code, "upstream_error");
+    assert.match(error.detail, /mid-stream/);
+  });
+
+  it("a body that ends before message_stop is an upstream_error", async () => {
+    fake.queue.push({ kind: "sse", body: TEXT.split("event: message_delta")[0]! });
+    const { events, error } = await collect(backend().stream(simpleRequest(), { signal: signal() }));
+    assert.equal(events.length, 3);
+    assert.ok(error instanceof LlmuxError && error.code === "upstream_error");
+  });
+
+  it("aborting the signal closes the upstream connection and ends quietly", async () => {
+    fake.queue.push({ kind: "hang", body: TEXT, frames: 4 });
+    const ac = new AbortController();
+    const closed = fake.nextEarlyClose();
+    const events: ChatEvent[] = [];
+    for await (const e of backend().stream(simpleRequest(), { signal: ac.signal })) {
+      events.push(e);
+      if (e.type === "text") ac.abort();
+    }
+    assert.deepEqual(events.map((e) => e.type), ["start", "text"]);
+    await closed;
+  });
+
+  it("aborting while waiting for the first byte aborts the request", async () => {
+    fake.queue.push({ kind: "slow", delayMs: 3000, then: { kind: "sse", body: TEXT } });
+    const ac = new AbortController();
+    const closed = fake.nextEarlyClose();
+    setTimeout(() => ac.abort(), 50);
+    const { events, error } = await collect(backend().stream(simpleRequest(), { signal: ac.signal }));
+    assert.deepEqual(events, []);
+    assert.equal(error, undefined);
+    await closed;
+  });
+});
