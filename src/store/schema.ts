@@ -35,7 +35,27 @@ export interface AuditLogTable {
   user_id: string | null;
 }
 
+/** A configured cloud provider; its API key is stored sealed (`src/security/secret-box.ts`), never in clear. */
+export interface ProvidersTable {
+  id: string;
+  /** Unique; also the backend's name. */
+  name: string;
+  kind: string;
+  base_url: string;
+  /** `v1:<iv>:<tag>:<ciphertext>` from `SecretBox.seal`, or null when the provider needs no key. */
+  api_key_sealed: string | null;
+  /** JSON object of extra request headers (never the key). */
+  headers_json: string;
+  timeout_ms: number;
+  /** JSON list of model ids, or null to discover them from the provider. */
+  models_json: string | null;
+  /** Epoch milliseconds. */
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   settings: SettingsTable;
   audit_log: AuditLogTable;
+  providers: ProvidersTable;
 }

@@ -46,4 +46,21 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex("audit_log_status_ts").on("audit_log").columns(["status", "ts"]).execute();
     },
   },
+  "0003_providers": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("providers")
+        .addColumn("id", "varchar(64)", (c) => c.primaryKey())
+        .addColumn("name", "varchar(64)", (c) => c.notNull().unique())
+        .addColumn("kind", "varchar(32)", (c) => c.notNull())
+        .addColumn("base_url", "varchar(2048)", (c) => c.notNull())
+        .addColumn("api_key_sealed", "text")
+        .addColumn("headers_json", "text", (c) => c.notNull())
+        .addColumn("timeout_ms", "integer", (c) => c.notNull())
+        .addColumn("models_json", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
