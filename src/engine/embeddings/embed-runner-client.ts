@@ -1,11 +1,8 @@
-import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { fileURLToPath } from "node:url";
 import { LlmuxError } from "../../errors/llmux-error.js";
+import { RunnerProcess } from "../runner/runner-process.js";
 import type { EmbedInput, EmbedRunnerLoadOptions, FromEmbedRunner, ToEmbedRunner } from "./protocol.js";
 import { base64ToFloat32 } from "./vectors.js";
-
-const STDERR_TAIL_BYTES = 4096;
 
 /** What one embedding round trip returns. */
 export interface EmbedResult {
@@ -13,16 +10,6 @@ export interface EmbedResult {
   vectors: Float32Array[];
   /** Tokens evaluated per input (special tokens included). */
   tokenCounts: number[];
-}
-
-/** The runner entry next to this file: `.ts` under tsx (tests), `.js` once built. */
-function runnerEntry(): { path: string; execArgv: string[] } {
-  const here = import.meta.url;
-  const ts = here.endsWith(".ts");
-  return {
-    path: fileURLToPath(new URL(ts ? "./embed-runner-main.ts" : "./embed-runner-main.js", here)),
-    execArgv: ts ? ["--import", "tsx"] : [],
-  };
 }
 
 interface Pending {
@@ -36,11 +23,9 @@ interface Pending {
  * fails every request it held with `model_crashed`. Emits `exit` once the process is gone.
  */
 export class EmbedRunnerClient extends EventEmitter {
-  private child: ChildProcess | null = null;
+  private proc: RunnerProcess | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private stderrTail = "";
-  private exited = false;
   info: { contextSize: number; dimensions: number; loadMs: number } | null = null;
 
   constructor(readonly modelId: string) {
@@ -48,11 +33,11 @@ export class EmbedRunnerClient extends EventEmitter {
   }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.proc?.pid;
   }
 
   get alive(): boolean {
-    return !this.exited && this.child !== null;
+    return this.proc?.alive ?? false;
   }
 
   /** Requests sent and not yet answered. */
@@ -62,47 +47,18 @@ export class EmbedRunnerClient extends EventEmitter {
 
   /** Starts the process and loads the model; rejects with `model_load_failed` naming llama.cpp's reason. */
   async start(options: EmbedRunnerLoadOptions): Promise<void> {
-    const entry = runnerEntry();
-    const child = fork(entry.path, [], {
-      execArgv: entry.execArgv,
-      // libuv's worker pool competes with llama.cpp's threads on small machines.
-      env: { ...process.env, UV_THREADPOOL_SIZE: "1" },
-      stdio: ["ignore", "ignore", "pipe", "ipc"],
-      serialization: "json",
+    const proc = new RunnerProcess(new URL("./embed-runner-main.js", import.meta.url), this.modelId);
+    this.proc = proc;
+    const loaded = proc.awaitLoad<NonNullable<EmbedRunnerClient["info"]>>((raw) => {
+      const msg = raw as FromEmbedRunner;
+      if (msg.t === "loaded") return { loaded: { contextSize: msg.contextSize, dimensions: msg.dimensions, loadMs: msg.loadMs } };
+      if (msg.t === "load_failed") return { failed: msg.reason };
+      return undefined;
     });
-    this.child = child;
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (chunk: string) => {
-      this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
-    });
-    const loaded = new Promise<void>((resolve, reject) => {
-      const onMessage = (raw: unknown) => {
-        const msg = raw as FromEmbedRunner;
-        if (msg.t === "loaded") {
-          this.info = { contextSize: msg.contextSize, dimensions: msg.dimensions, loadMs: msg.loadMs };
-          child.off("message", onMessage);
-          resolve();
-        } else if (msg.t === "load_failed") {
-          child.off("message", onMessage);
-          reject(new LlmuxError("model_load_failed", `model '${this.modelId}' failed to load: ${msg.reason}`));
-          this.kill();
-        }
-      };
-      child.on("message", onMessage);
-      child.once("exit", (code, signal) => {
-        reject(
-          new LlmuxError(
-            "model_load_failed",
-            `model '${this.modelId}' failed to load: the runner died (${signal ?? `exit ${code}`})${this.lastWords()}`,
-          ),
-        );
-      });
-    });
-    child.on("message", (raw: unknown) => this.onMessage(raw as FromEmbedRunner));
-    child.once("exit", (code, signal) => this.onExit(code, signal));
-    child.on("error", () => undefined);
+    proc.on("message", (raw) => this.onMessage(raw as FromEmbedRunner));
+    proc.once("exit", ({ code, signal }) => this.onExit(proc.crashError(code, signal), code, signal));
     this.send({ t: "load", options });
-    await loaded;
+    this.info = await loaded;
   }
 
   /**
@@ -143,18 +99,11 @@ export class EmbedRunnerClient extends EventEmitter {
 
   /** Ends the runner: that is how a model is unloaded. Resolves once the process is gone. */
   async stop(): Promise<void> {
-    if (!this.child || this.exited) return;
-    const gone = new Promise<void>((resolve) => this.child?.once("exit", () => resolve()));
-    this.kill();
-    await gone;
-  }
-
-  private kill(): void {
-    if (this.child && !this.exited) this.child.kill("SIGKILL");
+    await this.proc?.stop();
   }
 
   private send(msg: ToEmbedRunner): void {
-    if (this.child?.connected) this.child.send(msg);
+    this.proc?.send(msg);
   }
 
   private onMessage(msg: FromEmbedRunner): void {
@@ -177,25 +126,10 @@ export class EmbedRunnerClient extends EventEmitter {
     p.resolve({ vectors, tokenCounts: msg.tokenCounts });
   }
 
-  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
-    this.exited = true;
-    const err = new LlmuxError(
-      "model_crashed",
-      `the runner of model '${this.modelId}' died (${signal ?? `exit ${code}`})${this.lastWords()}`,
-    );
+  private onExit(err: LlmuxError, code: number | null, signal: NodeJS.Signals | null): void {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
     this.emit("exit", { code, signal });
-  }
-
-  /** The last meaningful stderr line (llama.cpp's or the C++ runtime's), for error messages. */
-  private lastWords(): string {
-    const lines = this.stderrTail
-      .split("\n")
-      .map((l) => l.trim())
-      .filter((l) => l && !l.startsWith("(node:") && !l.startsWith("(Use `node") && !l.includes("Using this model"));
-    const tail = lines.slice(-2).join("; ");
-    return tail ? `: ${tail}` : "";
   }
 }
 

@@ -1,38 +1,22 @@
-import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { LlmuxError } from "../../errors/llmux-error.js";
 import { AsyncQueue } from "../../util/async-queue.js";
 import type { FromRunner, GenerateParams, RunnerLoadOptions, RunnerStats, ToRunner } from "./protocol.js";
+import { RunnerProcess } from "./runner-process.js";
 
 /** What a generation yields to the engine backend. */
 export type RunnerEvent = Exclude<FromRunner, { t: "loaded" | "load_failed" | "failed" | "tokens" | "stats" }>;
 
-const STDERR_TAIL_BYTES = 4096;
-
-/** The runner entry next to this file: `.ts` under tsx (tests), `.js` once built. */
-function runnerEntry(): { path: string; execArgv: string[] } {
-  const here = import.meta.url;
-  const ts = here.endsWith(".ts");
-  return {
-    path: fileURLToPath(new URL(ts ? "./runner-main.ts" : "./runner-main.js", here)),
-    execArgv: ts ? ["--import", "tsx"] : [],
-  };
-}
-
 /**
- * The server's handle on one runner process: spawns it, loads the model, streams
+ * The server's handle on one chat runner process: loads the model, streams
  * generations over IPC, and turns a runner's death into `model_crashed` errors for
  * every request it was serving. Emits `exit` once the process is gone.
  */
 export class RunnerClient extends EventEmitter {
-  private child: ChildProcess | null = null;
+  private proc: RunnerProcess | null = null;
   private nextId = 1;
   private readonly streams = new Map<number, AsyncQueue<RunnerEvent>>();
   private readonly pending = new Map<number, { resolve: (msg: FromRunner) => void; reject: (err: Error) => void }>();
-  private stderrTail = "";
-  private exited = false;
   info: { contextSize: number; parallel: number; loadMs: number } | null = null;
 
   constructor(readonly modelId: string) {
@@ -40,11 +24,11 @@ export class RunnerClient extends EventEmitter {
   }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.proc?.pid;
   }
 
   get alive(): boolean {
-    return !this.exited && this.child !== null;
+    return this.proc?.alive ?? false;
   }
 
   /** Requests in flight on this runner (streaming or queued). */
@@ -54,50 +38,20 @@ export class RunnerClient extends EventEmitter {
 
   /** Starts the process and loads the model; rejects with `model_load_failed` naming llama.cpp's reason. */
   async start(options: RunnerLoadOptions): Promise<void> {
-    const entry = runnerEntry();
-    const child = fork(entry.path, [], {
-      execArgv: entry.execArgv,
-      // libuv's worker pool competes with llama.cpp's threads on small machines (measured: up to 35% slower).
-      env: { ...process.env, UV_THREADPOOL_SIZE: "1" },
-      stdio: ["ignore", "ignore", "pipe", "ipc"],
-      serialization: "json",
+    const proc = new RunnerProcess(new URL("./runner-main.js", import.meta.url), this.modelId);
+    this.proc = proc;
+    const loaded = proc.awaitLoad<NonNullable<RunnerClient["info"]>>((raw) => {
+      const msg = (raw as FromRunner[]).find((m) => m.t === "loaded" || m.t === "load_failed");
+      if (msg?.t === "loaded") return { loaded: { contextSize: msg.contextSize, parallel: msg.parallel, loadMs: msg.loadMs } };
+      if (msg?.t === "load_failed") return { failed: msg.reason };
+      return undefined;
     });
-    this.child = child;
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (chunk: string) => {
-      this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
-    });
-    const loaded = new Promise<void>((resolve, reject) => {
-      const onMessage = (raw: unknown) => {
-        const msg = (raw as FromRunner[]).find((m) => m.t === "loaded" || m.t === "load_failed");
-        if (!msg) return;
-        if (msg.t === "loaded") {
-          this.info = { contextSize: msg.contextSize, parallel: msg.parallel, loadMs: msg.loadMs };
-          child.off("message", onMessage);
-          resolve();
-        } else if (msg.t === "load_failed") {
-          child.off("message", onMessage);
-          reject(new LlmuxError("model_load_failed", `model '${this.modelId}' failed to load: ${msg.reason}`));
-          this.kill();
-        }
-      };
-      child.on("message", onMessage);
-      child.once("exit", (code, signal) => {
-        reject(
-          new LlmuxError(
-            "model_load_failed",
-            `model '${this.modelId}' failed to load: the runner died (${signal ?? `exit ${code}`})${this.lastWords()}`,
-          ),
-        );
-      });
-    });
-    child.on("message", (raw: unknown) => {
+    proc.on("message", (raw) => {
       for (const msg of raw as FromRunner[]) this.onMessage(msg);
     });
-    child.once("exit", (code, signal) => this.onExit(code, signal));
-    child.on("error", () => undefined);
-    this.send({ t: "load", options });
-    await loaded;
+    proc.once("exit", ({ code, signal }) => this.onExit(proc.crashError(code, signal), code, signal));
+    proc.send({ t: "load", options } satisfies ToRunner);
+    this.info = await loaded;
   }
 
   /** Streams one generation; aborting the signal cancels it in the runner and frees its sequence. */
@@ -113,49 +67,36 @@ export class RunnerClient extends EventEmitter {
     }
     this.streams.set(id, queue);
     if (signal.aborted) cancel();
-    else signal.addEventListener("abort", () => {
-      cancel();
-      queue.end();
-    }, { once: true });
+    else
+      signal.addEventListener(
+        "abort",
+        () => {
+          cancel();
+          queue.end();
+        },
+        { once: true },
+      );
     this.send({ t: "generate", id, params });
     return queue;
   }
 
   /** Counts a rendered prompt's tokens exactly as a generation would (special tokens parsed, BOS added if needed). */
   tokenize(text: string): Promise<number> {
-    return this.request<{ t: "tokens"; id: number; count: number }>((id) => ({ t: "tokenize", id, text })).then(
-      (m) => m.count,
-    );
+    return this.request<{ t: "tokens"; id: number; count: number }>((id) => ({ t: "tokenize", id, text })).then((m) => m.count);
   }
 
   stats(): Promise<RunnerStats> {
-    return this.request<{ t: "stats"; id: number; stats: RunnerStats }>((id) => ({ t: "stats", id })).then(
-      (m) => m.stats,
-    );
+    return this.request<{ t: "stats"; id: number; stats: RunnerStats }>((id) => ({ t: "stats", id })).then((m) => m.stats);
   }
 
   /** Resident memory of the runner process, read from the kernel (Linux), in bytes. */
   rssBytes(): number | null {
-    if (!this.child?.pid || this.exited) return null;
-    try {
-      const status = readFileSync(`/proc/${this.child.pid}/status`, "utf8");
-      const m = /VmRSS:\s+(\d+) kB/.exec(status);
-      return m ? Number(m[1]) * 1024 : null;
-    } catch {
-      return null;
-    }
+    return this.proc?.rssBytes() ?? null;
   }
 
   /** Ends the runner: that is how a model is unloaded. Resolves once the process is gone. */
   async stop(): Promise<void> {
-    if (!this.child || this.exited) return;
-    const gone = new Promise<void>((resolve) => this.child?.once("exit", () => resolve()));
-    this.kill();
-    await gone;
-  }
-
-  private kill(): void {
-    if (this.child && !this.exited) this.child.kill("SIGKILL");
+    await this.proc?.stop();
   }
 
   private request<M extends FromRunner>(make: (id: number) => ToRunner): Promise<M> {
@@ -168,7 +109,7 @@ export class RunnerClient extends EventEmitter {
   }
 
   private send(msg: ToRunner): void {
-    if (this.child?.connected) this.child.send(msg);
+    this.proc?.send(msg);
   }
 
   private onMessage(msg: FromRunner): void {
@@ -183,8 +124,7 @@ export class RunnerClient extends EventEmitter {
     if (!queue) return;
     if (msg.t === "failed") {
       this.streams.delete(msg.id);
-      const code = msg.code === "internal" ? "internal" : msg.code;
-      queue.fail(new LlmuxError(code, msg.message));
+      queue.fail(new LlmuxError(msg.code, msg.message));
       return;
     }
     queue.push(msg);
@@ -194,26 +134,11 @@ export class RunnerClient extends EventEmitter {
     }
   }
 
-  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
-    this.exited = true;
-    const err = new LlmuxError(
-      "model_crashed",
-      `the runner of model '${this.modelId}' died (${signal ?? `exit ${code}`})${this.lastWords()}`,
-    );
+  private onExit(err: LlmuxError, code: number | null, signal: NodeJS.Signals | null): void {
     for (const q of this.streams.values()) q.fail(err);
     this.streams.clear();
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
     this.emit("exit", { code, signal });
-  }
-
-  /** The last meaningful stderr line (llama.cpp's or the C++ runtime's), for error messages. */
-  private lastWords(): string {
-    const lines = this.stderrTail
-      .split("\n")
-      .map((l) => l.trim())
-      .filter((l) => l && !l.startsWith("(node:") && !l.startsWith("(Use `node"));
-    const tail = lines.slice(-2).join("; ");
-    return tail ? `: ${tail}` : "";
   }
 }
