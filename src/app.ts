@@ -9,6 +9,8 @@ import { synthesizeModel } from "./engine/synth/synthesize.js";
 import { AuditRetention, DEFAULT_RETENTION } from "./audit/retention.js";
 import { AuditWriter } from "./audit/audit-writer.js";
 import { buildHttpServer } from "./http/server.js";
+import { DownloadManager } from "./hub/downloader.js";
+import { HubClient } from "./hub/hub-client.js";
 import { LifecycleBus } from "./observability/lifecycle.js";
 import { Metrics } from "./observability/metrics.js";
 import { setupTracing, type TracingOptions } from "./observability/tracing.js";
@@ -58,6 +60,14 @@ export async function startApp(
     await synthesizeModel(join(registry.modelsDir, `${DEMO_MODEL}.gguf`), { preset: "tiny", seed: 1 });
     await registry.refresh();
   }
+  const hubUrl = process.env.LLMUX_HUB_URL || undefined;
+  const hub = new HubClient({ baseUrl: hubUrl, token: process.env.HF_TOKEN });
+  const downloads = new DownloadManager({ modelsDir: registry.modelsDir, hubBaseUrl: hubUrl, token: process.env.HF_TOKEN });
+  // Unfinished downloads from an earlier run come back paused; `resume` continues them.
+  await downloads.recover();
+  downloads.on("progress", (p: { state: string }) => {
+    if (p.state === "done") void registry.refresh().catch(() => {});
+  });
   const pool = new ModelPool(config.engine);
   const router = new Router(registry, new LocalBackend(registry, pool));
   const embeddings = new EmbeddingService(registry, config.engine);
@@ -74,7 +84,7 @@ export async function startApp(
   // Before the HTTP server exists, so its hooks see the tracer provider.
   const tracing = setupTracing({ serviceVersion: VERSION, ...options.tracing });
   const http = buildHttpServer(
-    { registry, router, embeddings, version: VERSION, bus, timeouts, auditRepo, auditWriter, metrics },
+    { registry, router, embeddings, version: VERSION, bus, timeouts, auditRepo, auditWriter, metrics, hub, downloads },
     { bodyLimit: config.bodyLimit, logLevel: config.logLevel, logStream: options.logStream },
   );
   const retention = new AuditRetention(auditRepo, dbFile, () => DEFAULT_RETENTION, http.log);
@@ -91,6 +101,7 @@ export async function startApp(
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([http.close(), grace]);
       retention.stop();
+      await downloads.close(); // partial files stay for the next start's recover()
       await auditWriter.close();
       await Promise.all([pool.closeAll(), embeddings.close()]);
       await db.destroy();

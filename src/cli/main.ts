@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { registerBenchCommand } from "./bench.js";
 import { registerModelCommands } from "./models.js";
+import { registerPullCommand } from "./pull.js";
 import { registerServeCommand } from "./serve.js";
 import { VERSION } from "../version.js";
 
@@ -9,6 +10,7 @@ const program = new Command();
 program.name("llmux").description("Local-first LLM server and manager").version(VERSION);
 registerServeCommand(program);
 registerModelCommands(program);
+registerPullCommand(program);
 registerBenchCommand(program);
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof InvalidArgumentError) process.stderr.write(`${err.message}\n`);

@@ -6,6 +6,8 @@ import { LlmuxError } from "../errors/llmux-error.js";
 import type { LifecycleBus } from "../observability/lifecycle.js";
 import type { Metrics } from "../observability/metrics.js";
 import { installHttpTracing } from "../observability/tracing-http.js";
+import type { DownloadManager } from "../hub/downloader.js";
+import type { HubClient } from "../hub/hub-client.js";
 import type { Router } from "../routing/router.js";
 import type { TimeoutSettings } from "../settings/timeouts.js";
 import type { AuditRepository } from "../store/audit-repo.js";
@@ -14,6 +16,7 @@ import { requestIdFor } from "./request-id.js";
 import { registerAdminAuditRoutes } from "./routes/admin-audit.js";
 import { registerAdminTimeoutRoutes } from "./routes/admin-timeouts.js";
 import { registerAnthropicRoutes } from "./routes/anthropic-messages.js";
+import { registerHubRoutes } from "./routes/hub.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerMetricsRoutes } from "./routes/metrics.js";
 import { registerOpenAIChatRoutes } from "./routes/openai-chat.js";
@@ -34,6 +37,9 @@ export interface HttpDeps {
   auditWriter: AuditWriter;
   /** Serves `GET /metrics` (Prometheus). */
   metrics: Metrics;
+  /** Hub search and downloads (`/api/hub/*`, `/api/downloads`); absent: those routes are not served. */
+  hub?: HubClient;
+  downloads?: DownloadManager;
 }
 
 export interface HttpOptions {
@@ -95,6 +101,7 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   registerOpenAIEmbeddingRoutes(app, deps);
   registerAdminTimeoutRoutes(app, deps);
   registerMetricsRoutes(app, deps);
+  if (deps.hub && deps.downloads) registerHubRoutes(app, { hub: deps.hub, downloads: deps.downloads });
   // WebSocket routes must be declared after the plugin has loaded: hence the nested plugin.
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   void app.register(async (scoped) => registerAdminAuditRoutes(scoped, deps));
