@@ -1,3 +1,4 @@
+import { Xoshiro128 } from "../engine/synth/prng.js";
 /**
  * Deterministic English-like prompts of a chosen size, built from common words that BPE
  * vocabularies hold as single tokens. Sizes are approximate: ~0.9 words per token, measured
@@ -49,21 +50,11 @@ const MODALS = ["can", "will"];
 const PREPOSITIONS = ["in", "for", "of", "on", "at", "over", "below", "about", "like"];
 const LINKS = ["and", "but"];
 
-/** mulberry32: a tiny deterministic PRNG, good enough to vary filler words. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Exactly `count` words of English-like sentences, the same for the same seed. */
 export function fillerWords(count: number, seed = 1): string {
-  const next = rng(seed);
+  const prng = new Xoshiro128(seed);
+  const next = () => prng.nextFloat();
   const pick = (xs: readonly string[]) => xs[Math.floor(next() * xs.length)];
   const words: string[] = [];
   while (words.length < count) {

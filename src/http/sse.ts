@@ -38,18 +38,6 @@ export class SseWriter {
   }
 }
 
-/**
- * An AbortController that fires when the client goes away before the response
- * is complete, so the backend stops generating and frees its slot at once.
- */
-export function abortOnDisconnect(reply: FastifyReply): AbortController {
-  const ac = new AbortController();
-  reply.raw.once("close", () => {
-    if (!reply.raw.writableFinished) ac.abort(new Error("client disconnected"));
-  });
-  return ac;
-}
-
 /** What a protocol's stream encoder offers the SSE pump. One encoder per response. */
 export interface StreamEncoder<E> {
   encode(event: E): string;

@@ -1,5 +1,4 @@
 import type { ChatBackend } from "../core/chat.js";
-import { LlmuxError } from "../errors/llmux-error.js";
 import type { ModelRegistry } from "../engine/model-registry.js";
 
 /** Where a request goes: the backend and the model name that backend knows it by. */
@@ -20,7 +19,6 @@ export class Router {
 
   async resolve(model: string): Promise<RouteTarget> {
     const info = await this.registry.get(model); // throws model_not_found
-    if (!info) throw new LlmuxError("model_not_found", `model '${model}' does not exist`, { param: "model" });
     return { backend: this.local, model: info.id };
   }
 }

@@ -1,18 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Xoshiro128 } from "../../src/engine/synth/prng.js";
 import { LlmuxError } from "../../src/errors/llmux-error.js";
 import { explain, resolveRoute, validateRules, type ResolvedTarget, type RoutingRule } from "../../src/routing/rules/rules.js";
 
-/** mulberry32: a small seeded PRNG in [0, 1). */
+/** A seeded PRNG in [0, 1) (the synthetic-model generator's). */
 function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Xoshiro128(seed);
+  return () => prng.nextFloat();
 }
 
 const RULES: RoutingRule[] = [
