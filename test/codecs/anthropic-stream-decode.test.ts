@@ -5,6 +5,7 @@ import { AnthropicStreamEncoder } from "../../src/codecs/anthropic/messages-resp
 import { AnthropicStreamDecoder, sseFrames } from "../../src/codecs/anthropic/stream-decode.js";
 import type { ChatEvent } from "../../src/core/chat.js";
 import { LlmuxError } from "../../src/errors/llmux-error.js";
+import { ANTHROPIC_FIXTURE_EVENTS as EXPECTED } from "../fixtures/anthropic/canonical-events.js";
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/anthropic/${name}`, import.meta.url), "utf8");
 const ID = "msg_013Zva2CMHLNnXjNJJKqJ2EF";
@@ -14,36 +15,6 @@ const decodeAll = (body: string): ChatEvent[] => {
   return sseFrames(body).flatMap((f) => d.decode(f.event, f.data));
 };
 
-const EXPECTED: Record<string, ChatEvent[]> = {
-  "stream-text.sse": [
-    { type: "start", model: "tiny", promptTokens: 12 },
-    { type: "text", text: "Hello" },
-    { type: "text", text: "!" },
-    { type: "usage", usage: { promptTokens: 12, completionTokens: 2 } },
-    { type: "finish", reason: "stop" },
-  ],
-  "stream-thinking-text.sse": [
-    { type: "start", model: "tiny", promptTokens: 20 },
-    { type: "reasoning", text: "Let me think" },
-    { type: "reasoning", text: " about it." },
-    { type: "text", text: "Answer" },
-    { type: "usage", usage: { promptTokens: 20, completionTokens: 7 } },
-    { type: "finish", reason: "stop_sequence", stopSequence: "END" },
-  ],
-  "stream-tool-use.sse": [
-    { type: "start", model: "tiny", promptTokens: 30 },
-    { type: "text", text: "Checking." },
-    { type: "tool_call_start", index: 0, id: "toolu_01T1x1fJ34qAmk2tNTrN7Up6", name: "get_weather" },
-    { type: "tool_call_delta", index: 0, argumentsDelta: '{"location":' },
-    { type: "tool_call_delta", index: 0, argumentsDelta: ' "Paris"}' },
-    { type: "tool_call_end", index: 0 },
-    { type: "tool_call_start", index: 1, id: "toolu_02", name: "get_time" },
-    { type: "tool_call_delta", index: 1, argumentsDelta: "{}" },
-    { type: "tool_call_end", index: 1 },
-    { type: "usage", usage: { promptTokens: 30, completionTokens: 25 } },
-    { type: "finish", reason: "tool_calls" },
-  ],
-};
 
 /** One SSE frame the way the Anthropic API writes it. */
 const sse = (data: Record<string, unknown>) => `event: ${String(data.type)}\ndata: ${JSON.stringify(data)}\n\n`;

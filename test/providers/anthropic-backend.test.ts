@@ -7,6 +7,7 @@ import { LlmuxError } from "../../src/errors/llmux-error.js";
 import { AnthropicBackend } from "../../src/providers/anthropic-backend.js";
 import { API_KEY, FULL_REQUEST, simpleRequest } from "./canonical-request.js";
 import { collect, FakeProvider, type Behaviour } from "./fake-provider.js";
+import { ANTHROPIC_FIXTURE_EVENTS } from "../fixtures/anthropic/canonical-events.js";
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/anthropic/${name}`, import.meta.url), "utf8");
 const TEXT = fixture("stream-text.sse");
@@ -113,46 +114,21 @@ describe("AnthropicBackend against a fake Anthropic provider", () => {
     fake.queue.push({ kind: "sse", body: TEXT, chunkSize: 5 });
     const { events, error } = await collect(backend().stream(simpleRequest(), { signal: signal() }));
     assert.equal(error, undefined);
-    assert.deepEqual(events, [
-      { type: "start", model: "tiny", promptTokens: 12 },
-      { type: "text", text: "Hello" },
-      { type: "text", text: "!" },
-      { type: "usage", usage: { promptTokens: 12, completionTokens: 2 } },
-      { type: "finish", reason: "stop" },
-    ]);
+    assert.deepEqual(events, ANTHROPIC_FIXTURE_EVENTS["stream-text.sse"]);
   });
 
   it("decodes thinking and a stop sequence", async () => {
     fake.queue.push({ kind: "sse", body: THINKING.replace(/\n/g, "\r\n"), chunkSize: 11 });
     const { events, error } = await collect(backend().stream(simpleRequest(), { signal: signal() }));
     assert.equal(error, undefined);
-    assert.deepEqual(events, [
-      { type: "start", model: "tiny", promptTokens: 20 },
-      { type: "reasoning", text: "Let me think" },
-      { type: "reasoning", text: " about it." },
-      { type: "text", text: "Answer" },
-      { type: "usage", usage: { promptTokens: 20, completionTokens: 7 } },
-      { type: "finish", reason: "stop_sequence", stopSequence: "END" },
-    ]);
+    assert.deepEqual(events, ANTHROPIC_FIXTURE_EVENTS["stream-thinking-text.sse"]);
   });
 
   it("decodes tool calls with their ids", async () => {
     fake.queue.push({ kind: "sse", body: TOOLS, chunkSize: 3 });
     const { events, error } = await collect(backend().stream(simpleRequest(), { signal: signal() }));
     assert.equal(error, undefined);
-    assert.deepEqual(events, [
-      { type: "start", model: "tiny", promptTokens: 30 },
-      { type: "text", text: "Checking." },
-      { type: "tool_call_start", index: 0, id: "toolu_01T1x1fJ34qAmk2tNTrN7Up6", name: "get_weather" },
-      { type: "tool_call_delta", index: 0, argumentsDelta: '{"location":' },
-      { type: "tool_call_delta", index: 0, argumentsDelta: ' "Paris"}' },
-      { type: "tool_call_end", index: 0 },
-      { type: "tool_call_start", index: 1, id: "toolu_02", name: "get_time" },
-      { type: "tool_call_delta", index: 1, argumentsDelta: "{}" },
-      { type: "tool_call_end", index: 1 },
-      { type: "usage", usage: { promptTokens: 30, completionTokens: 25 } },
-      { type: "finish", reason: "tool_calls" },
-    ]);
+    assert.deepEqual(events, ANTHROPIC_FIXTURE_EVENTS["stream-tool-use.sse"]);
   });
 
   it("lists models with the key headers", async () => {
