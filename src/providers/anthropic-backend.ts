@@ -3,8 +3,8 @@ import { AnthropicStreamDecoder } from "../codecs/anthropic/stream-decode.js";
 import type { ChatBackend, ChatEvent, ChatRequest, StreamOptions } from "../core/chat.js";
 import { LlmuxError, isLlmuxError } from "../errors/llmux-error.js";
 import { providerUrl, type ProviderConfig } from "./provider-config.js";
-import { parseModelList, type ProviderModel } from "./provider-models.js";
-import { upstreamJson, upstreamSse } from "./upstream-http.js";
+import { fetchProviderModels, type ProviderModel } from "./provider-models.js";
+import { upstreamSse } from "./upstream-http.js";
 import { scrub } from "./upstream-errors.js";
 
 export const ANTHROPIC_VERSION = "2023-06-01";
@@ -62,15 +62,8 @@ export class AnthropicBackend implements ChatBackend {
   }
 
   /** The provider's models (`GET /v1/models`, up to 1000), to test a provider's URL and key. */
-  async listModels(options: { signal?: AbortSignal } = {}): Promise<ProviderModel[]> {
-    const body = await upstreamJson({
-      url: providerUrl(this.config.baseUrl, "/models?limit=1000"),
-      method: "GET",
-      headers: this.headers(),
-      signal: options.signal ?? new AbortController().signal,
-      timeoutMs: this.config.timeoutMs,
-      ctx: { provider: this.name, apiKey: this.config.apiKey },
-    });
-    return parseModelList(body);
+  listModels(options: { signal?: AbortSignal } = {}): Promise<ProviderModel[]> {
+    return fetchProviderModels(this.config, "/models?limit=1000", this.headers(), options.signal);
   }
+
 }

@@ -3,8 +3,8 @@ import { OpenAIChatStreamDecoder } from "../codecs/openai/chat-stream-decode.js"
 import type { ChatBackend, ChatEvent, ChatRequest, StreamOptions } from "../core/chat.js";
 import { LlmuxError } from "../errors/llmux-error.js";
 import { providerUrl, type ProviderConfig } from "./provider-config.js";
-import { parseModelList, type ProviderModel } from "./provider-models.js";
-import { upstreamJson, upstreamSse } from "./upstream-http.js";
+import { fetchProviderModels, type ProviderModel } from "./provider-models.js";
+import { upstreamSse } from "./upstream-http.js";
 import { providerMessage } from "./upstream-errors.js";
 
 /**
@@ -71,15 +71,8 @@ export class OpenAIBackend implements ChatBackend {
   }
 
   /** The provider's models (`GET /v1/models`), to test a provider's URL and key. */
-  async listModels(options: { signal?: AbortSignal } = {}): Promise<ProviderModel[]> {
-    const body = await upstreamJson({
-      url: providerUrl(this.config.baseUrl, "/models"),
-      method: "GET",
-      headers: this.headers(),
-      signal: options.signal ?? new AbortController().signal,
-      timeoutMs: this.config.timeoutMs,
-      ctx: { provider: this.name, apiKey: this.config.apiKey },
-    });
-    return parseModelList(body);
+  listModels(options: { signal?: AbortSignal } = {}): Promise<ProviderModel[]> {
+    return fetchProviderModels(this.config, "/models", this.headers(), options.signal);
   }
+
 }

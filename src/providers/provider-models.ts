@@ -1,3 +1,6 @@
+import { providerUrl, type ProviderConfig } from "./provider-config.js";
+import { upstreamJson } from "./upstream-http.js";
+
 /** A model a provider lists (`GET /v1/models`), in the fields both protocols share. */
 export interface ProviderModel {
   id: string;
@@ -20,4 +23,22 @@ export function parseModelList(body: unknown): ProviderModel[] {
     out.push(model);
   }
   return out;
+}
+
+/** `GET <base><path>` with the provider's headers, parsed as a model list (for "test a provider"). */
+export async function fetchProviderModels(
+  config: ProviderConfig,
+  path: string,
+  headers: Record<string, string>,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<ProviderModel[]> {
+  const body = await upstreamJson({
+    url: providerUrl(config.baseUrl, path),
+    method: "GET",
+    headers,
+    signal,
+    timeoutMs: config.timeoutMs,
+    ctx: { provider: config.name, apiKey: config.apiKey },
+  });
+  return parseModelList(body);
 }
