@@ -77,7 +77,7 @@ export class LocalBackend implements ChatBackend {
 
   async countTokens(request: ChatRequest): Promise<number> {
     const { info, prompt } = await this.prepare(request);
-    const loaded = await this.pool.acquire(info);
+    const loaded = await this.pool.ensureLoaded(info);
     return loaded.runner.tokenize(prompt);
   }
 

@@ -22,12 +22,18 @@ export class ModelPool {
 
   constructor(private readonly engine: EngineConfig) {}
 
-  /** The runner for a model, loading it if needed; rejects with `model_load_failed` on a bad file. */
+  /** The runner for a model, loading it if needed, counted as one request served; rejects with `model_load_failed` on a bad file. */
   async acquire(info: ModelInfo): Promise<LoadedModel> {
+    const model = await this.ensureLoaded(info);
+    model.requestsServed++;
+    return model;
+  }
+
+  /** The runner for a model, loading it if needed, without counting a request (token counting, preloads). */
+  async ensureLoaded(info: ModelInfo): Promise<LoadedModel> {
     const ready = this.loaded.get(info.id);
     if (ready?.runner.alive) {
       ready.lastUsed = Date.now();
-      ready.requestsServed++;
       return ready;
     }
     let pending = this.loading.get(info.id);
@@ -37,7 +43,6 @@ export class ModelPool {
     }
     const model = await pending;
     model.lastUsed = Date.now();
-    model.requestsServed++;
     return model;
   }
 
