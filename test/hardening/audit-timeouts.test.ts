@@ -27,7 +27,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Waits for the audit row of a request (rows are written in batches every 50 ms). */
 async function rowFor(s: TestServer, requestId: string): Promise<Row> {
   for (let i = 0; i < 100; i++) {
-    const res = await fetch(`${s.url}/admin/audit?request_id=${encodeURIComponent(requestId)}`);
+    const res = await s.admin(`/admin/audit?request_id=${encodeURIComponent(requestId)}`);
     const { items } = (await res.json()) as { items: Row[] };
     if (items.length > 0) return items[0];
     await sleep(20);
@@ -36,7 +36,7 @@ async function rowFor(s: TestServer, requestId: string): Promise<Row> {
 }
 
 async function setTimeouts(s: TestServer, timeouts: Record<string, unknown>): Promise<Response> {
-  return fetch(`${s.url}/admin/timeouts`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ timeouts }) });
+  return s.admin(`/admin/timeouts`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ timeouts }) });
 }
 
 describe("audit log, timeouts and the request lifecycle", () => {
@@ -92,7 +92,7 @@ describe("audit log, timeouts and the request lifecycle", () => {
   });
 
   it("timeouts are read and changed at run time, bounded, and apply to the next request", async () => {
-    const got = (await (await fetch(`${s.url}/admin/timeouts`)).json()) as { timeouts: Record<string, number> };
+    const got = (await (await s.admin(`/admin/timeouts`)).json()) as { timeouts: Record<string, number> };
     assert.deepEqual(got.timeouts, { chat: 900, messages: 900, completions: 600, embeddings: 120 });
     for (const bad of [{ chat: 0 }, { chat: 7201 }, { chat: "fast" }, { nope: 5 }]) {
       const res = await setTimeouts(s, bad);
@@ -152,35 +152,35 @@ describe("audit log, timeouts and the request lifecycle", () => {
   it("lists with filters and keyset pagination, sums stats, exports JSONL and CSV", async () => {
     for (let i = 0; i < 5; i++) await s.openai.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: `n${i}` }], max_tokens: 2 });
     await sleep(150);
-    const page1 = (await (await fetch(`${s.url}/admin/audit?limit=3&status=success`)).json()) as { items: Row[]; next_before: number };
+    const page1 = (await (await s.admin(`/admin/audit?limit=3&status=success`)).json()) as { items: Row[]; next_before: number };
     assert.equal(page1.items.length, 3);
     assert.ok(page1.items.every((r) => r.status === "success"));
     assert.ok(page1.items[0].id > page1.items[1].id, "newest first");
-    const page2 = (await (await fetch(`${s.url}/admin/audit?limit=3&status=success&before=${page1.next_before}`)).json()) as { items: Row[] };
+    const page2 = (await (await s.admin(`/admin/audit?limit=3&status=success&before=${page1.next_before}`)).json()) as { items: Row[] };
     assert.ok(page2.items.length > 0 && page2.items.every((r) => r.id < page1.next_before));
 
-    const stats = (await (await fetch(`${s.url}/admin/audit/stats`)).json()) as { total: number; byStatus: Record<string, number>; latencyMs: { p50: number }; tokens: { total: number } };
+    const stats = (await (await s.admin(`/admin/audit/stats`)).json()) as { total: number; byStatus: Record<string, number>; latencyMs: { p50: number }; tokens: { total: number } };
     assert.ok(stats.total >= 9);
     assert.ok(stats.byStatus.success >= 6 && stats.byStatus.timeout === 2 && stats.byStatus.cancelled === 1 && stats.byStatus.error === 1);
     assert.ok(stats.latencyMs.p50 > 0 && stats.tokens.total > 0);
 
-    const jsonl = await (await fetch(`${s.url}/admin/audit/export?format=jsonl`)).text();
+    const jsonl = await (await s.admin(`/admin/audit/export?format=jsonl`)).text();
     const rows = jsonl.trim().split("\n").map((l) => JSON.parse(l) as Row);
     assert.equal(rows.length, stats.total);
-    const csvRes = await fetch(`${s.url}/admin/audit/export?format=csv`);
+    const csvRes = await s.admin(`/admin/audit/export?format=csv`);
     assert.match(csvRes.headers.get("content-type")!, /text\/csv/);
     const csv = (await csvRes.text()).trim().split("\n");
     assert.equal(csv.length, stats.total + 1);
     assert.match(csv[0], /^id,request_id,ts,route/);
 
-    const bad = await fetch(`${s.url}/admin/audit?status=weird&limit=9999`);
+    const bad = await s.admin(`/admin/audit?status=weird&limit=9999`);
     assert.equal(bad.status, 400);
     const problem = (await bad.json()) as { errors: { field: string }[] };
     assert.deepEqual(problem.errors.map((e) => e.field).sort(), ["limit", "status"]);
   });
 
   it("pushes new rows to the live WebSocket feed", async () => {
-    const ws = new WebSocket(`${s.url.replace("http", "ws")}/admin/audit/live`);
+    const ws = new WebSocket(`${s.url.replace("http", "ws")}/admin/audit/live`, { headers: s.adminHeaders() });
     const messages: { type: string; row?: Row }[] = [];
     ws.on("message", (m) => messages.push(JSON.parse(String(m))));
     await new Promise((resolve, reject) => {

@@ -15,6 +15,14 @@ export interface TestServer {
   /** Everything the server logged, for privacy and error assertions. */
   log: () => string;
   openai: OpenAI;
+  /**
+   * `fetch` on this server with an admin's credentials (path relative to the base URL).
+   * Every admin and manager route (`/admin/*`, `/api/*`) in tests goes through this, so
+   * the auth layer decides in one place what an admin request carries.
+   */
+  admin(path: string, init?: RequestInit): Promise<Response>;
+  /** The headers an admin request carries (for WebSocket upgrades and clients other than fetch). */
+  adminHeaders(): Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -50,6 +58,8 @@ export async function startTestServer(
   });
   const config = resolveServeConfig({ host: "127.0.0.1", port: 0, home, engine: { threads: 1, parallel: 4, contextSize: 2048, ...options.engine } });
   const app = await startApp(config, { logStream, tracing: options.tracing });
+  // Credentials are added here once the server has users (the security issue).
+  const adminHeaders = (): Record<string, string> => ({});
   const openai = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60_000 });
   return {
     app,
@@ -57,6 +67,8 @@ export async function startTestServer(
     home,
     log: () => logged,
     openai,
+    admin: (path, init = {}) => fetch(`${app.url}${path}`, { ...init, headers: { ...adminHeaders(), ...(init.headers as Record<string, string> | undefined) } }),
+    adminHeaders,
     async close() {
       await app.close();
       if (!options.home) rmSync(home, { recursive: true, force: true });

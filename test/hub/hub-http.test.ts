@@ -19,14 +19,14 @@ let tiny: Buffer;
 const savedHubUrl = process.env.LLMUX_HUB_URL;
 
 const api = async (path: string, init: RequestInit = {}) => {
-  const res = await fetch(`${s.url}${path}`, { ...init, headers: init.body ? { "content-type": "application/json" } : {} });
+  const res = await s.admin(path, { ...init, headers: init.body ? { "content-type": "application/json" } : {} });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 };
 
 /** Reads `GET /api/downloads/:id/events` until the server ends the stream. */
 async function followEvents(id: string): Promise<DownloadProgress[]> {
-  const res = await fetch(`${s.url}/api/downloads/${id}/events`);
+  const res = await s.admin(`/api/downloads/${id}/events`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
   const text = await res.text();
