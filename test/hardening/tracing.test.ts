@@ -140,6 +140,16 @@ describe("tracing", () => {
     assert.equal(write.parentSpanContext, undefined);
     assert.equal(write.attributes["db.system.name"], "sqlite");
     assert.ok((write.attributes["db.operation.batch.size"] as number) >= 1);
+    // The SQL itself is a child span, named by operation and table, without the query's values.
+    const query = exporter.getFinishedSpans().find((x) => x.parentSpanContext?.spanId === write.spanContext().spanId);
+    assert.ok(query, "a query span under the batch write");
+    assert.equal(query.name, "INSERT audit_log");
+    assert.equal(query.kind, SpanKind.CLIENT);
+    assert.deepEqual(
+      { system: query.attributes["db.system.name"], op: query.attributes["db.operation.name"], table: query.attributes["db.collection.name"] },
+      { system: "sqlite", op: "INSERT", table: "audit_log" },
+    );
+    assert.ok(!JSON.stringify(query.attributes).includes(CANARY));
   });
 
   it("gives a non-inference request a server span too, and marks errors", async () => {
