@@ -11,7 +11,7 @@ import type { BenchTarget, RequestResult } from "./types.js";
 const CHARS_PER_TOKEN = 4;
 
 /** An error before any measurement: the bench should stop rather than record it (bad URL, model, key). */
-export function isConfigError(result: RequestResult): boolean {
+export function isConfigError(result: Pick<RequestResult, "ok" | "error">): boolean {
   // 408 and 429 are the server being busy, which is what a bench may find; other 4xx are our mistake.
   return !result.ok && /^(HTTP 4(?!08|29)\d\d|fetch failed)/.test(result.error ?? "");
 }

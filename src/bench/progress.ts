@@ -2,13 +2,13 @@
  * Progress on stderr while a bench runs: a redrawn bar on a terminal, otherwise a plain
  * line at each level's start and end and every few seconds in between (CI logs stay short).
  */
-import type { LevelPlan, LevelResult } from "./types.js";
+import type { EmbeddingsLevelResult, LevelPlan, LevelResult } from "./types.js";
 
 /** What the runner reports while it runs. */
 export interface ProgressReporter {
   levelStart(label: string, plan: LevelPlan): void;
   request(ok: boolean): void;
-  levelEnd(level: LevelResult): void;
+  levelEnd(level: LevelResult | EmbeddingsLevelResult): void;
   /** A one-off message (warm-up, model generation…). */
   note(message: string): void;
 }
@@ -56,13 +56,14 @@ export class StderrProgress implements ProgressReporter {
     if (!ok) this.errors++;
   }
 
-  levelEnd(level: LevelResult): void {
+  levelEnd(level: LevelResult | EmbeddingsLevelResult): void {
     clearInterval(this.timer);
     this.timer = undefined;
     if (this.tty) this.stream.write("\r\x1b[2K");
     const errs = level.errors.count ? `, ${level.errors.count} errors` : "";
+    const rate = "inputsPerS" in level ? `${level.inputsPerS.toFixed(1)} inputs/s` : `${level.outputTokPerS.toFixed(1)} tok/s`;
     this.stream.write(
-      `bench: ${this.label}: ${level.completed}/${level.requests} in ${level.wallS.toFixed(1)}s, ${level.requestsPerS.toFixed(2)} req/s, ${level.outputTokPerS.toFixed(1)} tok/s${errs}\n`,
+      `bench: ${this.label}: ${level.completed}/${level.requests} in ${level.wallS.toFixed(1)}s, ${level.requestsPerS.toFixed(2)} req/s, ${rate}${errs}\n`,
     );
   }
 

@@ -3,7 +3,16 @@
  * `--compare` (ratios of this run over an earlier `--json` result, per level and metric).
  */
 import { readFileSync } from "node:fs";
-import { BENCH_SCHEMA, type BenchResult, type Comparison, type LevelResult, type Percentiles, type SuiteResult } from "./types.js";
+import {
+  BENCH_SCHEMA,
+  type BenchResult,
+  type Comparison,
+  type EmbeddingsLevelResult,
+  type EmbeddingsResult,
+  type LevelResult,
+  type Percentiles,
+  type SuiteResult,
+} from "./types.js";
 
 /** A right-aligned markdown table, readable in a terminal and pasteable into docs. */
 export function markdownTable(header: string[], rows: string[][]): string {
@@ -62,6 +71,39 @@ export function formatRun(result: BenchResult): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** Columns of the embeddings table (latencies in milliseconds). */
+export const EMBEDDINGS_COLUMNS = ["conc", "reqs", "errors", "req/s", "inputs/s", "in tok/s", "lat p50", "lat p90", "lat p99"] as const;
+
+function embeddingsRow(l: EmbeddingsLevelResult): string[] {
+  return [
+    String(l.concurrency),
+    String(l.requests),
+    String(l.errors.count),
+    l.requestsPerS.toFixed(2),
+    l.inputsPerS.toFixed(1),
+    l.inputTokPerS === null ? "-" : l.inputTokPerS.toFixed(0),
+    pct(l.latencyMs, "p50"), pct(l.latencyMs, "p90"), pct(l.latencyMs, "p99"),
+  ];
+}
+
+/** The human report of an embeddings run: what ran, the table, and notes on errors and token counts. */
+export function formatEmbeddings(result: EmbeddingsResult): string {
+  const c = result.config;
+  const lines = [
+    `llmux bench embeddings: ${c.url} · model ${c.model} · ${c.batch} inputs of ~${c.input.approxTokens} tokens per request`,
+    "latencies in ms (request sent → response read); in tok/s from the server's usage.prompt_tokens",
+    "",
+    markdownTable([...EMBEDDINGS_COLUMNS], result.levels.map(embeddingsRow)),
+  ];
+  const notes: string[] = [];
+  const tokens = result.levels.find((l) => l.inputTokens !== null && l.completed > 0);
+  if (tokens) notes.push(`input tokens (server): ${((tokens.inputTokens as number) / (tokens.completed * c.batch)).toFixed(0)} per input on average`);
+  if (result.levels.some((l) => l.completed > 0 && l.inputTokPerS === null)) notes.push("in tok/s: the server did not report usage.prompt_tokens on every response");
+  for (const l of result.levels) if (l.errors.first) notes.push(`c=${l.concurrency}: ${l.errors.count} errors, first: ${l.errors.first}`);
+  if (notes.length) lines.push("", ...notes.map((n) => `note: ${n}`));
+  return `${lines.join("\n")}\n`;
+}
+
 /** The human report of a suite: each section, each case's table. */
 export function formatSuite(suite: SuiteResult): string {
   const s = suite.server;
@@ -73,7 +115,10 @@ export function formatSuite(suite: SuiteResult): string {
       out.push(`${section.status}: ${section.reason}`, "");
       continue;
     }
-    for (const c of section.cases) out.push(`### ${c.name}: ${c.description}`, "", c.result ? formatRun(c.result) : `failed: ${c.error}\n`);
+    for (const c of section.cases) {
+      const body = c.result ? formatRun(c.result) : c.embeddings ? formatEmbeddings(c.embeddings) : `failed: ${c.error}\n`;
+      out.push(`### ${c.name}: ${c.description}`, "", body);
+    }
   }
   return `${out.join("\n").replace(/\n+$/, "")}\n`;
 }
@@ -84,19 +129,36 @@ export const COMPARED_METRICS = [
   "ttftMs.p50", "ttftMs.p90", "ttftMs.p99", "itlMs.p50", "itlMs.p90", "itlMs.p99", "e2eMs.p50", "e2eMs.p90", "e2eMs.p99",
 ] as const;
 
-const COMPARED_HEADERS = ["req/s", "out tok/s", "tok/s/req p50", "TTFT p50", "TTFT p90", "TTFT p99", "ITL p50", "ITL p90", "ITL p99", "E2E p50", "E2E p90", "E2E p99"];
+/** Metrics of embeddings levels compared by `--compare`. */
+export const COMPARED_EMBEDDINGS_METRICS = ["requestsPerS", "inputsPerS", "inputTokPerS", "latencyMs.p50", "latencyMs.p90", "latencyMs.p99"] as const;
 
-function metric(level: LevelResult, path: string): number | null {
+/** Column headers of compared metrics. */
+const METRIC_HEADERS: Record<string, string> = {
+  requestsPerS: "req/s", outputTokPerS: "out tok/s", "perRequestTokPerS.p50": "tok/s/req p50",
+  "ttftMs.p50": "TTFT p50", "ttftMs.p90": "TTFT p90", "ttftMs.p99": "TTFT p99",
+  "itlMs.p50": "ITL p50", "itlMs.p90": "ITL p90", "itlMs.p99": "ITL p99",
+  "e2eMs.p50": "E2E p50", "e2eMs.p90": "E2E p90", "e2eMs.p99": "E2E p99",
+  inputsPerS: "inputs/s", inputTokPerS: "in tok/s", "latencyMs.p50": "lat p50", "latencyMs.p90": "lat p90", "latencyMs.p99": "lat p99",
+};
+
+type AnyLevel = LevelResult | EmbeddingsLevelResult;
+const isEmbeddingsLevel = (l: AnyLevel): l is EmbeddingsLevelResult => "inputsPerS" in l;
+
+function metric(level: AnyLevel, path: string): number | null {
   const [a, b] = path.split(".");
   const v = (level as unknown as Record<string, unknown>)[a];
   const x = b ? (v as Record<string, unknown> | null)?.[b] : v;
   return typeof x === "number" && Number.isFinite(x) ? x : null;
 }
 
-/** Every level of a run or suite, keyed by case (`""` for a plain run) and concurrency. */
-export function levelsOf(result: BenchResult | SuiteResult): { key: string; level: LevelResult }[] {
+/** Every level of a run or suite (chat and embeddings), keyed by case (`""` for a plain run) and concurrency. */
+export function levelsOf(result: BenchResult | SuiteResult): { key: string; level: AnyLevel }[] {
   if (result.kind === "run") return result.levels.map((level) => ({ key: "", level }));
-  return result.sections.flatMap((s) => (s.status === "ok" ? s.cases.flatMap((c) => (c.result?.levels ?? []).map((level) => ({ key: `${s.name}/${c.name}`, level }))) : []));
+  return result.sections.flatMap((s) =>
+    s.status === "ok"
+      ? s.cases.flatMap((c) => [...(c.result?.levels ?? []), ...(c.embeddings?.levels ?? [])].map((level) => ({ key: `${s.name}/${c.name}`, level })))
+      : [],
+  );
 }
 
 /** Ratios current / baseline for every level both have (same case, same concurrency); null where either lacks the metric or the baseline is 0. */
@@ -105,9 +167,9 @@ export function compareResults(current: BenchResult | SuiteResult, baseline: Ben
   const rows: Comparison["rows"] = [];
   for (const { key, level } of levelsOf(current)) {
     const old = base.get(`${key}@${level.concurrency}`);
-    if (!old) continue;
+    if (!old || isEmbeddingsLevel(level) !== isEmbeddingsLevel(old)) continue;
     const ratios: Record<string, number | null> = {};
-    for (const m of COMPARED_METRICS) {
+    for (const m of isEmbeddingsLevel(level) ? COMPARED_EMBEDDINGS_METRICS : COMPARED_METRICS) {
       const now = metric(level, m);
       const then = metric(old, m);
       ratios[m] = now === null || then === null || then === 0 ? null : now / then;
@@ -117,18 +179,27 @@ export function compareResults(current: BenchResult | SuiteResult, baseline: Ben
   return { baseline: baselineName, baselineStartedAt: baseline.startedAt ?? null, rows };
 }
 
-/** The comparison as text: one row per level, one column per metric. */
+/** The comparison as text: one row per level, one column per metric; a table per kind of level (chat, embeddings). */
 export function formatComparison(cmp: Comparison): string {
-  const head = `compared with ${cmp.baseline}${cmp.baselineStartedAt ? ` (${cmp.baselineStartedAt})` : ""}: this run / baseline; above 1 is better for req/s and tok/s, worse for latencies`;
+  const head = `compared with ${cmp.baseline}${cmp.baselineStartedAt ? ` (${cmp.baselineStartedAt})` : ""}: this run / baseline; above 1 is better for req/s, tok/s and inputs/s, worse for latencies`;
   if (cmp.rows.length === 0) return `${head}\nno level in common (same case and concurrency)\n`;
   const withCase = cmp.rows.some((r) => r.key);
-  const header = [...(withCase ? ["case"] : []), "conc", ...COMPARED_HEADERS];
-  const rows = cmp.rows.map((r) => [
-    ...(withCase ? [r.key] : []),
-    String(r.concurrency),
-    ...COMPARED_METRICS.map((m) => (r.ratios[m] === null ? "-" : `${(r.ratios[m] as number).toFixed(2)}x`)),
-  ]);
-  return `${head}\n\n${markdownTable(header, rows)}\n`;
+  const groups = new Map<string, Comparison["rows"]>();
+  for (const r of cmp.rows) {
+    const metrics = Object.keys(r.ratios).join(",");
+    groups.set(metrics, [...(groups.get(metrics) ?? []), r]);
+  }
+  const tables = [...groups].map(([metrics, group]) => {
+    const names = metrics.split(",");
+    const header = [...(withCase ? ["case"] : []), "conc", ...names.map((m) => METRIC_HEADERS[m] ?? m)];
+    const rows = group.map((r) => [
+      ...(withCase ? [r.key] : []),
+      String(r.concurrency),
+      ...names.map((m) => (r.ratios[m] === null ? "-" : `${(r.ratios[m] as number).toFixed(2)}x`)),
+    ]);
+    return markdownTable(header, rows);
+  });
+  return `${head}\n\n${tables.join("\n\n")}\n`;
 }
 
 /** Reads an earlier `--json` result; throws a clear error for anything else. */

@@ -6,7 +6,8 @@
 import { resolveServeConfig } from "../config.js";
 import { startApp } from "../app.js";
 import { VERSION } from "../version.js";
-import { BENCH_MODEL, benchHome, ensureBenchModel } from "./bench-model.js";
+import { BENCH_EMBED_MODEL, BENCH_MODEL, benchHome, ensureBenchEmbedModel, ensureBenchModel } from "./bench-model.js";
+import { runEmbeddingsBench } from "./embeddings.js";
 import { silentProgress, type ProgressReporter } from "./progress.js";
 import { parsePromptSpec } from "./prompt.js";
 import { environment, runBench } from "./runner.js";
@@ -20,6 +21,8 @@ export const SUITE_CONCURRENCY = [1, 4, 8];
 export interface SuiteContext {
   url: string;
   model: string;
+  /** The embedding model of the embeddings section; absent: that section is skipped. */
+  embedModel?: string;
   protocol: BenchProtocol;
   apiKey?: string;
   concurrency: number[];
@@ -89,6 +92,36 @@ export const chatSection: SuiteSection = {
   },
 };
 
+/** The embeddings case: batches of this many inputs of this size (a prompt spec), as an indexing job sends them. */
+export const EMBEDDINGS_CASE = { name: "batch", batch: 8, input: "64" } as const;
+
+/** `POST /v1/embeddings` throughput at each concurrency: batches of 8 inputs of ~64 tokens. */
+export const embeddingsSection: SuiteSection = {
+  name: "embeddings",
+  title: "Embeddings",
+  async run(ctx) {
+    if (!ctx.embedModel) return { name: this.name, title: this.title, status: "skipped", reason: "no embedding model given (--embed-model)" };
+    const c = EMBEDDINGS_CASE;
+    const description = `${c.batch} inputs of ~${c.input} tokens per request`;
+    try {
+      const embeddings = await runEmbeddingsBench({
+        target: { url: ctx.url, model: ctx.embedModel, apiKey: ctx.apiKey, timeoutMs: ctx.timeoutMs },
+        input: parsePromptSpec(c.input),
+        batch: c.batch,
+        concurrency: ctx.concurrency,
+        plan: ctx.plan,
+        warmup: ctx.warmup,
+        progress: ctx.progress,
+        label: `embeddings ${c.name}`,
+      });
+      return { name: this.name, title: this.title, status: "ok", cases: [{ name: c.name, description, embeddings }] };
+    } catch (err) {
+      ctx.progress.note(`embeddings ${c.name} failed: ${(err as Error).message}`);
+      return { name: this.name, title: this.title, status: "ok", cases: [{ name: c.name, description, error: (err as Error).message }] };
+    }
+  },
+};
+
 /** A section whose route does not exist yet. */
 const notYet = (name: string, title: string, reason: string): SuiteSection => ({
   name,
@@ -98,20 +131,23 @@ const notYet = (name: string, title: string, reason: string): SuiteSection => ({
 
 export const SUITE_SECTIONS: readonly SuiteSection[] = [
   chatSection,
-  notYet("embeddings", "Embeddings", "llmux has no /v1/embeddings route yet"),
+  embeddingsSection,
   notYet("gateway", "Gateway overhead", "llmux has no cloud gateway routes yet"),
 ];
 
 export interface SuiteOptions extends Omit<SuiteContext, "url" | "model" | "progress"> {
-  /** Measure this server and model instead of starting llmux in-process with the bench model. */
-  external?: { url: string; model: string };
+  /**
+   * Measure this server and model instead of starting llmux in-process with the bench models;
+   * `embedModel` for the embeddings section (without it that section is skipped).
+   */
+  external?: { url: string; model: string; embedModel?: string };
   progress?: ProgressReporter;
   sections?: readonly SuiteSection[];
 }
 
 /**
  * Runs every section. Without `external`, starts llmux in-process on 127.0.0.1:0 (bench home,
- * `SUITE_ENGINE` settings, the `bench` model generated once) and closes it afterwards. A
+ * `SUITE_ENGINE` settings, the `bench` and `bench-embed` models generated once) and closes it afterwards. A
  * section that throws is recorded as failed; the others still run.
  */
 export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
@@ -120,16 +156,18 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   let server: SuiteResult["server"];
   let close = async () => {};
   if (options.external) {
-    server = { inProcess: false, url: options.external.url, model: options.external.model };
+    const { url, model, embedModel } = options.external;
+    server = { inProcess: false, url, model, ...(embedModel ? { embedModel } : {}) };
   } else {
     await ensureBenchModel((path) => progress.note(`generating ${path} (once; takes a while)…`));
+    await ensureBenchEmbedModel((path) => progress.note(`generating ${path} (once)…`));
     const config = resolveServeConfig({ host: "127.0.0.1", port: 0, home: benchHome(), engine: { ...SUITE_ENGINE } });
     const app = await startApp({ ...config, logLevel: "warn" }, { logStream: process.stderr });
     close = () => app.close();
-    server = { inProcess: true, url: app.url, model: BENCH_MODEL, engine: { ...SUITE_ENGINE } };
+    server = { inProcess: true, url: app.url, model: BENCH_MODEL, embedModel: BENCH_EMBED_MODEL, engine: { ...SUITE_ENGINE } };
     progress.note(`llmux started in-process at ${app.url} (home ${config.home})`);
   }
-  const ctx: SuiteContext = { ...options, url: server.url, model: server.model, progress };
+  const ctx: SuiteContext = { ...options, url: server.url, model: server.model, embedModel: server.embedModel, progress };
   const sections: SuiteSectionResult[] = [];
   try {
     for (const section of options.sections ?? SUITE_SECTIONS) {

@@ -129,18 +129,96 @@ export interface BenchResult {
   comparison?: Comparison;
 }
 
-/** One case of a suite section (e.g. decode-heavy chat): its result, or why it could not run. */
+/** What every embeddings request is made of (`POST /v1/embeddings`, OpenAI wire format). */
+export interface EmbeddingsTarget {
+  /** Base URL; `/v1/...` is appended unless it already ends in `/v1`. */
+  url: string;
+  model: string;
+  /** Sent as `Authorization: Bearer`; never printed or stored. */
+  apiKey?: string;
+  /** Per-request limit; a request still running then counts as an error. */
+  timeoutMs: number;
+}
+
+/** The timings of one embeddings request. */
+export interface EmbeddingsRequestResult {
+  ok: boolean;
+  /** Why it failed (HTTP status and body excerpt, network error, wrong number of vectors). */
+  error?: string;
+  /** Request sent → response read. */
+  e2eMs: number;
+  /** Inputs sent (and, when ok, vectors received). */
+  inputs: number;
+  /** `usage.prompt_tokens` of the response; null when the server reported none. */
+  promptTokens: number | null;
+}
+
+/** The measurements of one concurrency level of embeddings requests. */
+export interface EmbeddingsLevelResult {
+  concurrency: number;
+  /** Requests sent (successful + failed). */
+  requests: number;
+  /** Requests that completed without error. */
+  completed: number;
+  errors: { count: number; first: string | null };
+  /** Level start → last request done, seconds. */
+  wallS: number;
+  /** Completed requests / wall time. */
+  requestsPerS: number;
+  /** Inputs embedded (completed requests × batch) / wall time. */
+  inputsPerS: number;
+  /** Input tokens the server reported (`usage.prompt_tokens`) over the completed requests; null when it reported none. */
+  inputTokens: number | null;
+  /** `inputTokens` / wall time; null when some completed request reported no usage (a partial sum would understate it). */
+  inputTokPerS: number | null;
+  /** Request latency (send → whole response read). */
+  latencyMs: Percentiles | null;
+}
+
+/** The configuration of an embeddings run as recorded in its JSON (no API key). */
+export interface EmbeddingsRunConfig {
+  url: string;
+  model: string;
+  /** Inputs per request (`input` is an array of this many strings). */
+  batch: number;
+  /** The size of each input (a prompt spec: approximate tokens, words). */
+  input: { spec: string; approxTokens: number; words: number };
+  concurrency: number[];
+  /** Requests per level as given; null with a duration or the default (max(4, 2 × concurrency)). */
+  requests: number | null;
+  durationS: number | null;
+  warmup: number;
+  /** Whether an API key was sent (the key itself is never recorded). */
+  apiKey: boolean;
+}
+
+/** An embeddings throughput run (the suite's embeddings section). */
+export interface EmbeddingsResult {
+  schema: typeof BENCH_SCHEMA;
+  kind: "embeddings";
+  startedAt: string;
+  llmuxVersion: string;
+  environment: BenchEnvironment;
+  config: EmbeddingsRunConfig;
+  levels: EmbeddingsLevelResult[];
+}
+
+/**
+ * One case of a suite section (e.g. decode-heavy chat): its result (`result` for chat cases,
+ * `embeddings` for embeddings cases), or why it could not run.
+ */
 export interface SuiteCase {
   name: string;
   description: string;
   result?: BenchResult;
+  embeddings?: EmbeddingsResult;
   error?: string;
 }
 
-/** A suite section: measured, or not available yet (route missing), or failed. */
+/** A suite section: measured, not available yet (route missing), skipped (nothing to measure it with), or failed. */
 export type SuiteSectionResult =
   | { name: string; title: string; status: "ok"; cases: SuiteCase[] }
-  | { name: string; title: string; status: "not available yet" | "failed"; reason: string };
+  | { name: string; title: string; status: "not available yet" | "skipped" | "failed"; reason: string };
 
 /** `llmux bench --suite --json`: every section and case of the standard suite. */
 export interface SuiteResult {
@@ -150,7 +228,9 @@ export interface SuiteResult {
   llmuxVersion: string;
   environment: BenchEnvironment;
   /** The server measured: llmux started in-process (with its engine settings) or an external URL. */
-  server: { inProcess: true; url: string; model: string; engine: { threads: number; parallel: number; contextSize: number } } | { inProcess: false; url: string; model: string };
+  server:
+    | { inProcess: true; url: string; model: string; embedModel?: string; engine: { threads: number; parallel: number; contextSize: number } }
+    | { inProcess: false; url: string; model: string; embedModel?: string };
   sections: SuiteSectionResult[];
   comparison?: Comparison;
 }

@@ -45,6 +45,7 @@ const promptSize = (value: string): string => {
 interface BenchOptions {
   url: string;
   model?: string;
+  embedModel?: string;
   apiKey?: string;
   prompt: string;
   maxTokens: number;
@@ -73,6 +74,7 @@ export function registerBenchCommand(program: Command): void {
     )
     .option("--url <base>", "server base URL; /v1 is appended unless it ends with /v1", "http://127.0.0.1:11435")
     .option("--model <id>", "model to request (required unless --suite)")
+    .option("--embed-model <id>", "--suite with --url: the embedding model of the embeddings section (without it, that section is skipped)")
     .addOption(new Option("--api-key <key>", "API key: Authorization: Bearer (openai) or x-api-key (anthropic); never printed").env("LLMUX_API_KEY"))
     .option("--prompt <size>", "prompt size: short (~32 tokens), medium (~256), long (~1024) or a token count", promptSize, "short")
     .option("--max-tokens <n>", "max output tokens per request", positiveInt("--max-tokens"), 64)
@@ -93,13 +95,14 @@ export function registerBenchCommand(program: Command): void {
     .option(
       "--suite",
       "run the standard suite (docs/PERFORMANCE.md): llmux in-process with the synthetic bench model " +
-        "(2 threads, 8 parallel, context 2048), decode- and prefill-heavy chat at concurrency 1,4,8; " +
-        "with an explicit --url and --model, the same cases against that server",
+        "(2 threads, 8 parallel, context 2048), decode- and prefill-heavy chat at concurrency 1,4,8, and embeddings " +
+        "(synthetic bench-embed model, batches of 8 inputs); with an explicit --url and --model (and --embed-model), the same cases against that server",
     )
     .action(async (opts: BenchOptions, cmd: Command) => {
       const explicit = (name: string) => cmd.getOptionValueSource(name) === "cli" || cmd.getOptionValueSource(name) === "env";
       if (!opts.suite && !opts.model) throw new Error("--model is required (or use --suite)");
       if (opts.suite && explicit("url") && !opts.model) throw new Error("--suite with --url needs --model");
+      if (opts.embedModel && !(opts.suite && explicit("url"))) throw new Error("--embed-model goes with --suite --url (the in-process suite uses its own bench-embed model)");
       // Read the baseline first: a bad file should fail before minutes of measuring.
       const baseline = opts.compare ? loadResult(opts.compare) : undefined;
       const plan: LevelPlan | undefined =
@@ -124,7 +127,7 @@ export function registerBenchCommand(program: Command): void {
         result = await runSuite({
           ...common,
           concurrency: explicit("concurrency") ? opts.concurrency : SUITE_CONCURRENCY,
-          external: explicit("url") ? { url: opts.url, model: opts.model as string } : undefined,
+          external: explicit("url") ? { url: opts.url, model: opts.model as string, embedModel: opts.embedModel } : undefined,
           progress,
         });
       } else {

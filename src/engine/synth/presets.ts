@@ -4,7 +4,7 @@
 import { GgmlType } from "../gguf/constants.js";
 import type { ChatTemplateKind } from "./tokenizer.js";
 
-export type SynthPresetName = "tiny" | "bench" | "tiny-think" | "broken-spm" | "tiny-embed";
+export type SynthPresetName = "tiny" | "bench" | "tiny-think" | "broken-spm" | "tiny-embed" | "bench-embed";
 
 export interface SynthPreset {
   name: SynthPresetName;
@@ -111,6 +111,29 @@ export const SYNTH_PRESETS: Readonly<Record<SynthPresetName, SynthPreset>> = {
     ropeFreqBase: 0,
     rmsEps: 1e-12,
     weightType: GgmlType.F32,
+    tiedEmbeddings: false,
+    qkvBias: true,
+    tokenizer: "wordpiece",
+    template: null,
+    poolingType: 1,
+    weightStd: 0.02,
+  },
+  "bench-embed": {
+    // bge-small-en-v1.5's shape (the common small embedding model), so embedding benchmarks do
+    // real work: ~33M parameters, F16 like its usual GGUF, mean pooling.
+    name: "bench-embed",
+    displayName: "llmux synthetic bench embedding (bge-small-en-v1.5 shape)",
+    architecture: "bert",
+    nEmbd: 384,
+    nLayer: 12,
+    nHead: 12,
+    nHeadKv: 12,
+    nFf: 1536,
+    contextLength: 512,
+    vocabSize: 30522,
+    ropeFreqBase: 0,
+    rmsEps: 1e-12,
+    weightType: GgmlType.F16,
     tiedEmbeddings: false,
     qkvBias: true,
     tokenizer: "wordpiece",

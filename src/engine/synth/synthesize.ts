@@ -23,7 +23,7 @@ export interface SynthesizeOptions {
 export const DEFAULT_SYNTH_SEED = 42;
 
 /** Names of the synthetic presets. */
-export const PRESETS = ["tiny", "bench", "tiny-think", "broken-spm", "tiny-embed"] as const satisfies readonly SynthPresetName[];
+export const PRESETS = ["tiny", "bench", "tiny-think", "broken-spm", "tiny-embed", "bench-embed"] as const satisfies readonly SynthPresetName[];
 export type { SynthPresetName } from "./presets.js";
 
 const CHUNK_ELEMENTS = 1 << 18;
@@ -220,9 +220,14 @@ function buildBertTensors(p: SynthPreset, seed: number): GgufTensorSpec[] {
     const s = hashSeed(seed, name);
     tensors.push({ name, dims, type: GgmlType.F32, data: () => randomFloatChunks(s, elements, p.weightStd, false) });
   };
+  // Matrices in the preset's type (F32 or F16, as llama.cpp's converter writes them); biases,
+  // norms and the token-type embeddings stay F32 (ggml adds those to F32 activations directly).
   const weight = (name: string, dims: number[]): void => {
-    if (p.weightType !== GgmlType.F32) throw new RangeError(`${p.name}: bert presets are F32 only`);
-    random(name, dims);
+    if (p.weightType === GgmlType.F32) return random(name, dims);
+    if (p.weightType !== GgmlType.F16) throw new RangeError(`${p.name}: bert presets are F32 or F16`);
+    const elements = dims.reduce((a, b) => a * b, 1);
+    const s = hashSeed(seed, name);
+    tensors.push({ name, dims, type: GgmlType.F16, data: () => randomFloatChunks(s, elements, p.weightStd, true) });
   };
   // LayerNorm: gamma 1, beta 0 (as a freshly initialised BERT).
   const layerNorm = (name: string): void => {
@@ -231,7 +236,7 @@ function buildBertTensors(p: SynthPreset, seed: number): GgufTensorSpec[] {
   };
 
   weight("token_embd.weight", [p.nEmbd, p.vocabSize]);
-  weight("token_types.weight", [p.nEmbd, 2]);
+  random("token_types.weight", [p.nEmbd, 2]);
   weight("position_embd.weight", [p.nEmbd, p.contextLength]);
   layerNorm("token_embd_norm");
   for (let i = 0; i < p.nLayer; i++) {
