@@ -1,7 +1,8 @@
 /**
  * A fake OpenAI- and Anthropic-compatible server with known timings: the first token
  * `firstMs` after the request arrives, then one every `gapMs` (on an absolute timeline, so
- * timer jitter does not accumulate), then usage and the end marker.
+ * timer jitter does not accumulate), then usage and the end marker. `POST /v1/embeddings`
+ * answers `embedMs` after the request arrives, one vector per input.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -16,6 +17,12 @@ export interface FakeOptions {
   failEvery?: number;
   /** Answer requests whose body matches with a 400 (e.g. a prompt over the context). */
   badRequest?: (body: Record<string, unknown>) => boolean;
+  /** Embeddings: answer this long after the request arrived; default 50. */
+  embedMs?: number;
+  /** Embeddings: `usage.prompt_tokens` counted per input; default 10. */
+  embedTokensPerInput?: number;
+  /** Embeddings: vectors per response, when it should not be one per input (a broken server). */
+  embedVectors?: number;
 }
 
 export interface FakeServer {
@@ -28,7 +35,7 @@ export interface FakeServer {
 const sleepUntil = (t: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, t - performance.now())));
 
 export async function startFakeServer(opts: FakeOptions = {}): Promise<FakeServer> {
-  const { firstMs = 200, gapMs = 20, tokens = 20, usage = true, failEvery, badRequest } = opts;
+  const { firstMs = 200, gapMs = 20, tokens = 20, usage = true, failEvery, badRequest, embedMs = 50, embedTokensPerInput = 10, embedVectors } = opts;
   const received: FakeServer["received"] = [];
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -45,6 +52,15 @@ export async function startFakeServer(opts: FakeOptions = {}): Promise<FakeServe
     if (badRequest?.(body)) {
       res.writeHead(400, { "content-type": "application/json" });
       res.end(JSON.stringify({ error: { message: "prompt too long", type: "invalid_request_error" } }));
+      return;
+    }
+    if (req.url === "/v1/embeddings") {
+      const inputs = Array.isArray(body.input) ? body.input : [body.input];
+      await sleepUntil(t0 + embedMs);
+      const data = Array.from({ length: embedVectors ?? inputs.length }, (_, index) => ({ object: "embedding", index, embedding: [0.6, 0.8, 0] }));
+      const promptTokens = embedTokensPerInput * inputs.length;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ object: "list", model: body.model, data, ...(usage ? { usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } } : {}) }));
       return;
     }
     const anthropic = req.url === "/v1/messages";

@@ -118,7 +118,7 @@ describe("synthesizeModel", () => {
   });
 
   it("exports the preset list", () => {
-    assert.deepEqual([...PRESETS].sort(), ["bench", "broken-spm", "tiny", "tiny-embed", "tiny-think"]);
+    assert.deepEqual([...PRESETS].sort(), ["bench", "bench-embed", "broken-spm", "tiny", "tiny-embed", "tiny-think"]);
     assert.throws(() => synthesizeSpec({ preset: "tiny", seed: -1 }), /seed must be an integer/);
   });
 });
