@@ -1,7 +1,7 @@
 /**
  * The standard suite behind docs/PERFORMANCE.md: sections run one after the other, each a
- * function of a shared context returning its own result, so embeddings and gateway
- * measurements slot in as functions once their routes exist.
+ * function of a shared context returning its own result (chat and embeddings measured;
+ * the gateway section slots in as a function once its routes exist).
  */
 import { resolveServeConfig } from "../config.js";
 import { startApp } from "../app.js";
