@@ -135,7 +135,7 @@ export const SUITE_SECTIONS: readonly SuiteSection[] = [
   notYet("gateway", "Gateway overhead", "llmux has no cloud gateway routes yet"),
 ];
 
-export interface SuiteOptions extends Omit<SuiteContext, "url" | "model" | "progress"> {
+export interface SuiteOptions extends Omit<SuiteContext, "url" | "model" | "embedModel" | "progress"> {
   /**
    * Measure this server and model instead of starting llmux in-process with the bench models;
    * `embedModel` for the embeddings section (without it that section is skipped).

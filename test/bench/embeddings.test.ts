@@ -28,59 +28,83 @@ const near = (actual: number | undefined | null, expected: number, tolerance: nu
 
 describe("embeddings bench against a fake server (each request answered after 50 ms)", () => {
   it("measures latency, req/s, inputs/s and input tok/s at concurrency 1 and 4", async () => {
-    const fake = await startFakeServer({ embedMs: EMBED_MS, embedTokensPerInput: TOKENS_PER_INPUT });
-    try {
-      const r = await runEmbeddingsBench({
-        target: target(fake.url, { apiKey: "sk-secret" }),
-        input: parsePromptSpec("64"),
-        batch: BATCH,
-        concurrency: [1, 4],
-        plan: { requests: 8 },
-        warmup: 1,
-      });
-      assert.equal(fake.received.length, 1 + 8 + 8);
+    const run = async () => {
+      const fake = await startFakeServer({ embedMs: EMBED_MS, embedTokensPerInput: TOKENS_PER_INPUT });
+      try {
+        const r = await runEmbeddingsBench({
+          target: target(fake.url, { apiKey: "sk-secret" }),
+          input: parsePromptSpec("64"),
+          batch: BATCH,
+          concurrency: [1, 4],
+          plan: { requests: 8 },
+          warmup: 1,
+        });
+        return { r, received: fake.received };
+      } finally {
+        await fake.close();
+      }
+    };
+    // What holds however slow the machine is: counts, bounds, and the rates' arithmetic.
+    const exact = ({ r, received }: Awaited<ReturnType<typeof run>>) => {
+      assert.equal(received.length, 1 + 8 + 8);
       for (const [i, l] of r.levels.entries()) {
         const c = [1, 4][i];
-        assert.equal(l.concurrency, c);
-        assert.equal(l.requests, 8);
-        assert.equal(l.completed, 8);
-        assert.deepEqual(l.errors, { count: 0, first: null });
-        // The server answers after 50 ms: never sooner, and only a little later on a loaded machine.
+        assert.deepEqual([l.concurrency, l.requests, l.completed, l.errors], [c, 8, 8, { count: 0, first: null }]);
         const lat = l.latencyMs!;
-        assert.ok(lat.p50 >= EMBED_MS && lat.p50 <= EMBED_MS + 40, `c=${c} latency p50 ${lat.p50}`);
-        assert.ok(lat.p50 <= lat.p90 && lat.p90 <= lat.p99, `c=${c} percentiles ordered`);
-        // Closed loop: c workers, each request >= 50 ms, so at most c / 0.05 requests a second,
-        // and c / (mean latency) with the loop's own overhead.
-        const ideal = c / (EMBED_MS / 1000);
-        assert.ok(l.requestsPerS <= ideal * 1.02 && l.requestsPerS >= ideal * 0.5, `c=${c} req/s ${l.requestsPerS} vs at most ${ideal}`);
-        near(l.requestsPerS, c / (lat.mean / 1000), (c / (lat.mean / 1000)) * 0.25, `c=${c} req/s vs c / mean latency`);
+        // The server answers 50 ms after a request arrives: never sooner.
+        assert.ok(lat.p50 >= EMBED_MS && lat.p50 <= lat.p90 && lat.p90 <= lat.p99, `c=${c} latency ${JSON.stringify(lat)}`);
+        // Closed loop: c workers, each request >= 50 ms, so at most c / 0.05 requests a second.
+        assert.ok(l.requestsPerS <= (c / (EMBED_MS / 1000)) * 1.02, `c=${c} req/s ${l.requestsPerS}`);
         near(l.requestsPerS, 8 / l.wallS, 1e-9, `c=${c} req/s over the wall time`);
         near(l.inputsPerS, l.requestsPerS * BATCH, 1e-9, `c=${c} inputs/s`);
         assert.equal(l.inputTokens, 8 * BATCH * TOKENS_PER_INPUT);
         near(l.inputTokPerS, l.inputsPerS * TOKENS_PER_INPUT, 1e-9, `c=${c} in tok/s`);
       }
+    };
+    // What a stall of the shared machine can break: the measured values close to the known ones.
+    const timing = ({ r }: Awaited<ReturnType<typeof run>>): string[] => {
+      const failures: string[] = [];
+      for (const l of r.levels) {
+        const c = l.concurrency;
+        const lat = l.latencyMs!;
+        const ideal = c / (EMBED_MS / 1000);
+        if (lat.p50 > EMBED_MS + 40) failures.push(`c=${c} latency p50 ${lat.p50} is not 50 + at most 40`);
+        if (l.requestsPerS < ideal * 0.6) failures.push(`c=${c} req/s ${l.requestsPerS} is under 60% of ${ideal}`);
+        const law = c / (lat.mean / 1000);
+        if (Math.abs(l.requestsPerS - law) > law * 0.25) failures.push(`c=${c} req/s ${l.requestsPerS} is not c / mean latency ${law} ± 25%`);
+      }
       // Concurrency 4 finishes its 8 requests in two rounds of 50 ms, c=1 in eight.
-      assert.ok(r.levels[1].wallS < r.levels[0].wallS / 2, `c=4 ${r.levels[1].wallS}s vs c=1 ${r.levels[0].wallS}s`);
-
-      const req = fake.received[1];
-      assert.equal(req.path, "/v1/embeddings");
-      assert.equal(req.headers.authorization, "Bearer sk-secret");
-      assert.equal(req.body.model, "e");
-      assert.equal(req.body.encoding_format, "float");
-      const inputs = fake.received.flatMap((x) => x.body.input as string[]);
-      assert.equal(inputs.length, 17 * BATCH);
-      assert.equal(new Set(inputs).size, inputs.length, "every input distinct (no server-side cache hits)");
-      const words = (fake.received[1].body.input as string[])[0].split(" ").length;
-      assert.equal(words, parsePromptSpec("64").words);
-
-      assert.equal(r.kind, "embeddings");
-      assert.equal(r.config.batch, BATCH);
-      assert.deepEqual(r.config.input, { spec: "64", approxTokens: 64, words });
-      assert.equal(r.config.apiKey, true);
-      assert.doesNotMatch(JSON.stringify(r), /sk-secret/);
-    } finally {
-      await fake.close();
+      if (r.levels[1].wallS >= r.levels[0].wallS / 2) failures.push(`c=4 took ${r.levels[1].wallS}s, c=1 ${r.levels[0].wallS}s`);
+      return failures;
+    };
+    // A wrong measurement is wrong every time; a machine stall rarely repeats three times.
+    const attempts: string[][] = [];
+    let last!: Awaited<ReturnType<typeof run>>;
+    for (let i = 0; i < 3; i++) {
+      last = await run();
+      exact(last);
+      attempts.push(timing(last));
+      if (attempts.at(-1)!.length === 0) break;
     }
+    assert.deepEqual(attempts.at(-1), [], `timings off in every attempt: ${JSON.stringify(attempts)}`);
+
+    const { r, received } = last;
+    const req = received[1];
+    assert.equal(req.path, "/v1/embeddings");
+    assert.equal(req.headers.authorization, "Bearer sk-secret");
+    assert.equal(req.body.model, "e");
+    assert.equal(req.body.encoding_format, "float");
+    const inputs = received.flatMap((x) => x.body.input as string[]);
+    assert.equal(inputs.length, 17 * BATCH);
+    assert.equal(new Set(inputs).size, inputs.length, "every input distinct (no server-side cache hits)");
+    const words = (received[1].body.input as string[])[0].split(" ").length;
+    assert.equal(words, parsePromptSpec("64").words);
+
+    assert.equal(r.kind, "embeddings");
+    assert.equal(r.config.batch, BATCH);
+    assert.deepEqual(r.config.input, { spec: "64", approxTokens: 64, words });
+    assert.equal(r.config.apiKey, true);
+    assert.doesNotMatch(JSON.stringify(r), /sk-secret/);
   });
 
   it("counts 500s and responses with the wrong number of vectors as errors, and carries on", async () => {
