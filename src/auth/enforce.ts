@@ -79,6 +79,12 @@ export function installAuth(app: FastifyInstance, auth: AuthService, options: En
     }
   });
 
+  // A refused WebSocket upgrade is answered over HTTP before @fastify/websocket's own hooks see the
+  // request, so nobody else closes its socket: without this, each refusal would leak an open socket.
+  app.addHook("onResponse", async (request) => {
+    if (request.headers.upgrade !== undefined && !request.raw.socket?.destroyed) request.raw.socket?.destroy();
+  });
+
   app.addHook("preHandler", async (request) => {
     const key = request.principal?.apiKey;
     if (!key) return;

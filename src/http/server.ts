@@ -16,6 +16,7 @@ import type { AuditRepository } from "../store/audit-repo.js";
 import type { UsageRepository } from "../store/usage-repo.js";
 import { sendProblem, toLlmuxError } from "./problem.js";
 import { requestIdFor } from "./request-id.js";
+import { installStrictJson } from "./json-body.js";
 import { installSecurityHeaders } from "./security-headers.js";
 import { registerAdminAuditRoutes } from "./routes/admin-audit.js";
 import { registerAdminUserRoutes } from "./routes/admin-users.js";
@@ -89,6 +90,7 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
 
   // JSON only: a text/plain body must be refused (415), not handed to a route as a string.
   app.removeContentTypeParser("text/plain");
+  installStrictJson(app);
 
   // One server span per request (only when tracing is set up; see observability/tracing.ts).
   installHttpTracing(app);
