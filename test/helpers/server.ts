@@ -92,7 +92,15 @@ export async function startTestServer(
   });
   const app = await startApp(config, { logStream, tracing: options.tracing, loginLimits: options.loginLimits });
   // A real admin session, made the way the web UI makes it: the first user registers over HTTP.
-  const session = await signIn(app.url, TEST_ADMIN);
+  let session: string;
+  try {
+    session = await signIn(app.url, TEST_ADMIN);
+  } catch {
+    // A home that already has users (made by the CLI, say): the test admin registered as pending.
+    const user = await app.auth.users.findByEmail(TEST_ADMIN.email);
+    if (user) await app.auth.users.update(user.id, { role: "admin", status: "approved" });
+    session = await signIn(app.url, TEST_ADMIN);
+  }
   const adminHeaders = (): Record<string, string> => ({ cookie: session, "x-llmux-csrf": "1" });
   const openai = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60_000 });
   return {
