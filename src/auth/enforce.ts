@@ -146,8 +146,23 @@ const active = (p: Principal): Principal => {
 
 async function fromCookie(request: FastifyRequest, auth: AuthService): Promise<Principal | undefined> {
   const token = sessionCookieOf(request);
-  return token === undefined ? undefined : auth.fromSessionToken(token);
+  if (token === undefined) return undefined;
+  // A WebSocket handshake has no CORS preflight, and SameSite=Strict still sends the cookie from
+  // another port of the same host (same site): only pages of this origin may open one with the cookie.
+  const origin = request.headers.origin;
+  if (request.headers.upgrade !== undefined && typeof origin === "string" && hostOf(origin) !== request.headers.host) {
+    throw new LlmuxError("forbidden", "a WebSocket signed in by cookie must come from this server's own pages");
+  }
+  return auth.fromSessionToken(token);
 }
+
+const hostOf = (origin: string): string | undefined => {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
+  }
+};
 
 function csrfChecked(request: FastifyRequest, p: Principal): Principal {
   if (lacksCsrfHeader(request)) {

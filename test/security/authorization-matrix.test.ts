@@ -123,7 +123,9 @@ describe("authorisation matrix (generated from the live route table)", () => {
       });
     assert.equal(await refused({}), 401);
     assert.equal(await refused({ cookie: cookies["approved user"]! }), 403);
-    const ws = new WebSocket(wsUrl, { headers: { cookie: cookies.admin! } });
+    // Another origin (another port of the same host is the same site, so SameSite sends the cookie).
+    assert.equal(await refused({ cookie: cookies.admin!, origin: "http://127.0.0.1:1" }), 403);
+    const ws = new WebSocket(wsUrl, { headers: { cookie: cookies.admin! }, origin: new URL(s.url).origin });
     const hello = await new Promise<string>((resolve, reject) => {
       ws.once("message", (d) => resolve(String(d)));
       ws.once("error", reject);
