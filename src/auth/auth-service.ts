@@ -14,9 +14,11 @@ export interface LoginLimits {
   perAccount: number;
   perAddress: number;
   windowMs: number;
+  /** Registrations per client address within the window (each costs an argon2 hash and a row). */
+  registrationsPerAddress?: number;
 }
 
-export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAccount: 5, perAddress: 20, windowMs: 15 * 60_000 };
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAccount: 5, perAddress: 20, windowMs: 15 * 60_000, registrationsPerAddress: 20 };
 
 /** Who made a request, once authenticated. */
 export interface Principal {
@@ -41,6 +43,7 @@ export class AuthService {
   readonly tokens: SessionTokens;
   private readonly accountFailures: SlidingWindowLimiter;
   private readonly addressFailures: SlidingWindowLimiter;
+  private readonly registrations: SlidingWindowLimiter;
   private readonly rpm = new Map<string, SlidingWindowLimiter>();
   private readonly touched = new Map<string, number>();
 
@@ -54,11 +57,18 @@ export class AuthService {
     this.tokens = new SessionTokens(sessionKey);
     this.accountFailures = new SlidingWindowLimiter(limits.perAccount, limits.windowMs);
     this.addressFailures = new SlidingWindowLimiter(limits.perAddress, limits.windowMs);
+    this.registrations = new SlidingWindowLimiter(limits.registrationsPerAddress ?? 20, limits.windowMs);
   }
 
   /** Registers a user (the first becomes an approved admin). */
   async register(email: string, password: string, as?: { role: UserRole; status: UserStatus }): Promise<UserRecord> {
     return this.users.create(email, await hashPassword(password), as);
+  }
+
+  /** Counts a registration from an address; throws `rate_limited` (with Retry-After) past the limit. */
+  takeRegistration(address: string): void {
+    const wait = this.registrations.take(address);
+    if (wait > 0) throw new LlmuxError("rate_limited", `too many registrations from this address; try again in ${wait} s`, { headers: { "retry-after": String(wait) } });
   }
 
   async startSession(user: UserRecord): Promise<NewSession> {

@@ -146,7 +146,7 @@ describe("users and sessions", () => {
     assert.ok(!log.includes(sessionCookieFrom(await post(s, "/api/auth/login", TEST_ADMIN)).split("=")[1]!));
   });
 
-  // Last: it leaves this address throttled.
+  // Last two: they leave this address throttled.
   it("login is rate-limited per account (even the right password waits) and per address, with Retry-After", async () => {
     const victim = await userWithStatus(s, "victim@llmux.test", "approved");
     assert.ok(victim.id);
@@ -169,6 +169,14 @@ describe("users and sessions", () => {
     }
     assert.equal(status, 429);
     assert.ok(tries <= 7, `refused after ${tries} more failures`);
+  });
+
+  it("registrations are throttled per address", async () => {
+    let status = 0;
+    let n = 0;
+    while (status !== 429 && n < 25) status = (await post(s, "/api/auth/register", { email: `spam${n++}@llmux.test`, password: "spam-password" })).status;
+    assert.equal(status, 429);
+    assert.ok(n <= 20, `refused after ${n}`);
   });
 });
 

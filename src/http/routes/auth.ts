@@ -21,6 +21,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: { auth: AuthServi
 
   app.post("/api/auth/register", pub, async (request, reply) => {
     const body = parseBody(registerBody, request.body);
+    deps.auth.takeRegistration(request.ip);
     const user = await deps.auth.register(body.email, body.password);
     // Only the first user (the admin) is signed in at once; the others wait for approval.
     const signedIn = user.status === "approved";
