@@ -15,6 +15,7 @@ export interface TestServer {
   home: string;
   /** Everything the server logged, for privacy and error assertions. */
   log: () => string;
+  /** The OpenAI SDK on `/v1` (with an admin's API key when keys are required). */
   openai: OpenAI;
   /**
    * `fetch` on this server with an admin's credentials (path relative to the base URL).
@@ -102,7 +103,12 @@ export async function startTestServer(
     session = await signIn(app.url, TEST_ADMIN);
   }
   const adminHeaders = (): Record<string, string> => ({ cookie: session, "x-llmux-csrf": "1" });
-  const openai = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60_000 });
+  let apiKey = "unused"; // open (loopback) mode ignores it
+  if (options.requireApiKey) {
+    const res = await fetch(`${app.url}/api/keys`, { method: "POST", headers: { ...adminHeaders(), "content-type": "application/json" }, body: JSON.stringify({ name: "test client" }) });
+    apiKey = ((await res.json()) as { secret: string }).secret;
+  }
+  const openai = new OpenAI({ baseURL: `${app.url}/v1`, apiKey, maxRetries: 0, timeout: 60_000 });
   return {
     app,
     url: app.url,

@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { createKey, JSON_HEADERS } from "./helpers.js";
+import { createKey, JSON_HEADERS, userWithStatus } from "./helpers.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -115,10 +115,25 @@ describe("API keys with the official SDKs (keys required)", () => {
     assert.ok(Number(a.headers?.get("retry-after")) >= 1);
   });
 
+  it("the test client carries a key; a key of a disabled user stops working", async () => {
+    assert.ok((await s.openai.models.list()).data.length >= 2);
+    const u = await userWithStatus(s, "keyholder@llmux.test", "approved");
+    const { secret } = await createKey(s, { name: "keyholder" }, u.cookie);
+    assert.ok((await openaiWith(s, secret).models.list()).data.length >= 2);
+    await s.admin(`/admin/users/${u.id}`, { method: "PATCH", headers: JSON_HEADERS, body: JSON.stringify({ status: "disabled" }) });
+    const err = await errorOf(openaiWith(s, secret).models.list());
+    assert.ok(err instanceof OpenAI.PermissionDeniedError, `got ${String(err)}`);
+    assert.match(err.message, /disabled/);
+  });
+
   it("key requests need no CSRF header; a user's keys are their own", async () => {
-    const other = await fetch(`${s.url}/api/auth/register`, { method: "POST", headers: JSON_HEADERS, body: JSON.stringify({ email: "second@llmux.test", password: "second-password" }) });
-    assert.equal(other.status, 201);
+    const other = await userWithStatus(s, "second@llmux.test", "approved");
     const { key } = await createKey(s, { name: "mine" });
+    // Another user neither sees nor revokes it.
+    const theirs = (await (await fetch(`${s.url}/api/keys`, { headers: { cookie: other.cookie } })).json()) as { keys: { id: string }[] };
+    assert.ok(!theirs.keys.some((k) => k.id === key.id));
+    const steal = await fetch(`${s.url}/api/keys/${key.id}`, { method: "DELETE", headers: { cookie: other.cookie, "x-llmux-csrf": "1" } });
+    assert.equal(steal.status, 404);
     // Bad input names the field.
     const bad = await s.admin("/api/keys", { method: "POST", headers: JSON_HEADERS, body: JSON.stringify({ name: "x", rpm: -1 }) });
     assert.equal(bad.status, 400);
