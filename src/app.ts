@@ -8,6 +8,8 @@ import { ModelRegistry } from "./engine/model-registry.js";
 import { synthesizeModel } from "./engine/synth/synthesize.js";
 import { AuditRetention, DEFAULT_RETENTION } from "./audit/retention.js";
 import { AuditWriter } from "./audit/audit-writer.js";
+import { AuthService, type LoginLimits } from "./auth/auth-service.js";
+import { checkExposure } from "./auth/exposure.js";
 import { buildHttpServer } from "./http/server.js";
 import { DownloadManager } from "./hub/downloader.js";
 import { HubClient } from "./hub/hub-client.js";
@@ -18,7 +20,12 @@ import { Router } from "./routing/router.js";
 import { TimeoutSettings } from "./settings/timeouts.js";
 import { AuditRepository } from "./store/audit-repo.js";
 import { openDatabase, type Db } from "./store/db.js";
+import { loadDerivedKey } from "./security/secret-box.js";
+import { ApiKeysRepository } from "./store/api-keys-repo.js";
+import { SessionsRepository } from "./store/sessions-repo.js";
 import { SettingsRepository } from "./store/settings-repo.js";
+import { UsageRepository } from "./store/usage-repo.js";
+import { UsersRepository } from "./store/users-repo.js";
 import { VERSION } from "./version.js";
 
 /** The name of the tiny synthetic model a fresh install creates so it can answer at once. */
@@ -37,6 +44,8 @@ export interface App {
   timeouts: TimeoutSettings;
   auditRepo: AuditRepository;
   auditWriter: AuditWriter;
+  /** Users, sessions and API keys. */
+  auth: AuthService;
   /** The base URL it listens on, once started. */
   url: string;
   close(): Promise<void>;
@@ -48,8 +57,10 @@ export interface App {
  */
 export async function startApp(
   config: ServeConfig,
-  options: { logStream?: NodeJS.WritableStream; tracing?: Omit<TracingOptions, "serviceVersion"> } = {},
+  options: { logStream?: NodeJS.WritableStream; tracing?: Omit<TracingOptions, "serviceVersion">; loginLimits?: LoginLimits } = {},
 ): Promise<App> {
+  // First, before anything is opened or written: a server that must not start leaves no trace.
+  const exposure = checkExposure(config);
   const dbFile = join(config.home, "llmux.db");
   const db = await openDatabase(dbFile);
   const timeouts = new TimeoutSettings(new SettingsRepository(db));
@@ -72,6 +83,13 @@ export async function startApp(
   const router = new Router(registry, new LocalBackend(registry, pool));
   const embeddings = new EmbeddingService(registry, config.engine);
   const bus = new LifecycleBus();
+  const auth = new AuthService(
+    new UsersRepository(db),
+    new SessionsRepository(db),
+    new ApiKeysRepository(db),
+    loadDerivedKey(config.home, "session"),
+    options.loginLimits,
+  );
   const auditRepo = new AuditRepository(db);
   // Writes happen only after requests arrive, when `http` exists.
   const auditWriter = new AuditWriter(
@@ -84,9 +102,16 @@ export async function startApp(
   // Before the HTTP server exists, so its hooks see the tracer provider.
   const tracing = setupTracing({ serviceVersion: VERSION, ...options.tracing });
   const http = buildHttpServer(
-    { registry, router, embeddings, version: VERSION, bus, timeouts, auditRepo, auditWriter, metrics, hub, downloads },
-    { bodyLimit: config.bodyLimit, logLevel: config.logLevel, logStream: options.logStream },
+    { registry, router, embeddings, version: VERSION, bus, timeouts, auditRepo, auditWriter, metrics, hub, downloads, auth, usage: new UsageRepository(db) },
+    {
+      bodyLimit: config.bodyLimit,
+      logLevel: config.logLevel,
+      logStream: options.logStream,
+      requireApiKey: config.requireApiKey,
+      corsOrigins: config.corsOrigins,
+    },
   );
+  if (exposure.warning) http.log.warn(exposure.warning);
   const retention = new AuditRetention(auditRepo, dbFile, () => DEFAULT_RETENTION, http.log);
   retention.start();
   await http.listen({ host: config.host, port: config.port });
@@ -109,6 +134,6 @@ export async function startApp(
     })();
     return closing;
   };
-  return { config, http, db, registry, pool, embeddings, bus, timeouts, auditRepo, auditWriter, url: `http://${host}:${port}`, close };
+  return { config, http, db, registry, pool, embeddings, bus, timeouts, auditRepo, auditWriter, auth, url: `http://${host}:${port}`, close };
 }
 

@@ -1,5 +1,6 @@
 import { availableParallelism, homedir } from "node:os";
 import { join } from "node:path";
+import { corsOriginsFromEnv } from "./http/security-headers.js";
 
 /** Everything `llmux serve` needs to start; flags override environment, which overrides these defaults. */
 export interface ServeConfig {
@@ -16,6 +17,12 @@ export interface ServeConfig {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "silent";
   /** Write the audit log (on unless `LLMUX_AUDIT=off`; off exists to measure its cost). */
   audit: boolean;
+  /** `/v1` needs an API key (`--require-api-key`, `LLMUX_REQUIRE_API_KEY=1`); required to bind a non-loopback address. */
+  requireApiKey: boolean;
+  /** Bind a non-loopback address with an open `/v1` anyway (`--insecure-no-auth`); warned about at every start. */
+  insecureNoAuth: boolean;
+  /** Browser origins allowed by CORS (`LLMUX_CORS_ORIGINS`, comma-separated; empty: closed). */
+  corsOrigins: string[];
 }
 
 /** Settings every runner process gets unless a model overrides them. */
@@ -48,7 +55,7 @@ export function defaultEngineConfig(): EngineConfig {
 const int = (v: string | undefined): number | undefined => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
 
 /** Resolves the serve settings: explicit options over `LLMUX_*` environment over defaults. */
-export function resolveServeConfig(opts: Partial<{ host: string; port: number; home: string }> & {
+export function resolveServeConfig(opts: Partial<{ host: string; port: number; home: string; requireApiKey: boolean; insecureNoAuth: boolean }> & {
   engine?: Partial<EngineConfig>;
 } = {}): ServeConfig {
   const env = process.env;
@@ -67,5 +74,8 @@ export function resolveServeConfig(opts: Partial<{ host: string; port: number; h
     shutdownGraceMs: 10_000,
     logLevel: (env.LLMUX_LOG_LEVEL as ServeConfig["logLevel"]) ?? "info",
     audit: env.LLMUX_AUDIT !== "off",
+    requireApiKey: opts.requireApiKey ?? (env.LLMUX_REQUIRE_API_KEY === "1" || env.LLMUX_REQUIRE_API_KEY === "true"),
+    insecureNoAuth: opts.insecureNoAuth ?? false,
+    corsOrigins: corsOriginsFromEnv(env),
   };
 }

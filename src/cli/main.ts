@@ -4,6 +4,7 @@ import { registerBenchCommand } from "./bench.js";
 import { registerModelCommands } from "./models.js";
 import { registerPullCommand } from "./pull.js";
 import { registerServeCommand } from "./serve.js";
+import { registerUserCommands } from "./users.js";
 import { VERSION } from "../version.js";
 
 const program = new Command();
@@ -12,6 +13,7 @@ registerServeCommand(program);
 registerModelCommands(program);
 registerPullCommand(program);
 registerBenchCommand(program);
+registerUserCommands(program);
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof InvalidArgumentError) process.stderr.write(`${err.message}\n`);
   else process.stderr.write(`llmux: ${(err as Error)?.message ?? err}\n`);

@@ -14,11 +14,15 @@ export function registerServeCommand(program: Command): void {
     .option("--threads <n>", "llama.cpp threads per model (env LLMUX_THREADS)", positiveInt("--threads"))
     .option("--parallel <n>", "parallel sequences per model (env LLMUX_PARALLEL, default 4)", positiveInt("--parallel"))
     .option("--context-size <n>", "context tokens per sequence (env LLMUX_CONTEXT_SIZE)", positiveInt("--context-size"))
-    .action(async (opts: { host?: string; port?: number; home?: string; threads?: number; parallel?: number; contextSize?: number }) => {
+    .option("--require-api-key", "/v1 needs an API key (env LLMUX_REQUIRE_API_KEY=1); needed to bind a non-loopback address")
+    .option("--insecure-no-auth", "bind a non-loopback address with an open /v1 anyway (warned at every start)")
+    .action(async (opts: { host?: string; port?: number; home?: string; threads?: number; parallel?: number; contextSize?: number; requireApiKey?: boolean; insecureNoAuth?: boolean }) => {
       const config = resolveServeConfig({
         host: opts.host,
         port: opts.port,
         home: opts.home,
+        requireApiKey: opts.requireApiKey ? true : undefined,
+        insecureNoAuth: opts.insecureNoAuth,
         engine: { threads: opts.threads, parallel: opts.parallel, contextSize: opts.contextSize },
       });
       const app = await startApp(config);
@@ -26,6 +30,8 @@ export function registerServeCommand(program: Command): void {
       const out = process.stdout;
       out.write(`llmux listening on ${app.url}\n`);
       out.write(`data folder: ${config.home}\n`);
+      out.write(`inference API (/v1): ${config.requireApiKey ? "API key required" : "open (no key needed)"}; admin API: sign-in required\n`);
+      if ((await app.auth.users.count()) === 0) out.write(`no users yet: the first to register (web UI or POST /api/auth/register) becomes the admin, or run: llmux users create-admin --email …\n`);
       out.write(`engine: ${config.engine.threads} threads, ${config.engine.parallel} parallel sequences per model\n`);
       out.write(`models (${models.length}): ${models.map((m) => (m.synthetic ? `${m.id} (synthetic)` : m.id)).join(", ") || "none"}\n`);
       for (const bad of app.registry.unreadable()) out.write(`  unreadable: ${bad.id}: ${bad.error}\n`);

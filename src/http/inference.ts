@@ -134,8 +134,9 @@ export class InferenceTracker {
       errorType: status === "timeout" ? "timeout" : (err?.code ?? (status === "cancelled" ? "cancelled" : null)),
       errorMessage: err ? err.detail.slice(0, ERROR_MESSAGE_MAX) : null,
       interTokenMs: this.gaps,
-      apiKeyId: null,
-      userId: null,
+      // Who asked (set by the auth hook, src/auth/enforce.ts): the audit row records the key and its owner.
+      apiKeyId: this.request.principal?.apiKey?.id ?? null,
+      userId: this.request.principal?.user.id ?? null,
     };
     this.spans.end(ended);
     this.bus.publish("end", ended, (e) => this.logSubscriberError(e));

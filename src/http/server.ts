@@ -1,6 +1,8 @@
 import websocket from "@fastify/websocket";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import type { AuditWriter } from "../audit/audit-writer.js";
+import type { AuthService } from "../auth/auth-service.js";
+import { installAuth } from "../auth/enforce.js";
 import type { ModelRegistry } from "../engine/model-registry.js";
 import { LlmuxError } from "../errors/llmux-error.js";
 import type { LifecycleBus } from "../observability/lifecycle.js";
@@ -11,9 +13,15 @@ import type { HubClient } from "../hub/hub-client.js";
 import type { Router } from "../routing/router.js";
 import type { TimeoutSettings } from "../settings/timeouts.js";
 import type { AuditRepository } from "../store/audit-repo.js";
+import type { UsageRepository } from "../store/usage-repo.js";
 import { sendProblem, toLlmuxError } from "./problem.js";
 import { requestIdFor } from "./request-id.js";
+import { installStrictJson } from "./json-body.js";
+import { installSecurityHeaders } from "./security-headers.js";
 import { registerAdminAuditRoutes } from "./routes/admin-audit.js";
+import { registerAdminUserRoutes } from "./routes/admin-users.js";
+import { registerApiKeyRoutes } from "./routes/api-keys.js";
+import { registerAuthRoutes } from "./routes/auth.js";
 import { registerAdminTimeoutRoutes } from "./routes/admin-timeouts.js";
 import { registerAnthropicRoutes } from "./routes/anthropic-messages.js";
 import { registerHubRoutes } from "./routes/hub.js";
@@ -40,6 +48,9 @@ export interface HttpDeps {
   /** Hub search and downloads (`/api/hub/*`, `/api/downloads`); absent: those routes are not served. */
   hub?: HubClient;
   downloads?: DownloadManager;
+  /** Users, sessions and API keys. */
+  auth: AuthService;
+  usage: UsageRepository;
 }
 
 export interface HttpOptions {
@@ -47,6 +58,10 @@ export interface HttpOptions {
   logLevel: string;
   /** A log destination (tests capture it); defaults to stdout. */
   logStream?: NodeJS.WritableStream;
+  /** `/v1` needs an API key (or a session). */
+  requireApiKey: boolean;
+  /** Origins allowed by CORS (empty: closed). */
+  corsOrigins: readonly string[];
 }
 
 /**
@@ -60,16 +75,22 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
     // Our own one-line access log below replaces Fastify's, which logs more than we want.
     logController: new LogController({ requestIdLogLabel: "request_id", disableRequestLogging: true }),
     return503OnClosing: true,
+    // Strict JSON: a body with __proto__ or constructor.prototype keys is refused (400), never merged.
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
     logger: {
       level: options.logLevel,
       ...(options.logStream ? { stream: options.logStream } : {}),
       // Never log bodies or headers: they hold prompts and keys.
       serializers: { req: (req) => ({ method: req.method, url: req.url.split("?")[0] }) },
+      // Defence in depth: should a secret ever reach a log call, it is censored.
+      redact: { paths: ["password", "secret", "token", "apiKey", "api_key", "*.password", "*.secret", "*.token", "*.apiKey", "*.api_key", "headers.authorization", "headers.cookie", 'headers["x-api-key"]'], censor: "[redacted]" },
     },
   });
 
   // JSON only: a text/plain body must be refused (415), not handed to a route as a string.
   app.removeContentTypeParser("text/plain");
+  installStrictJson(app);
 
   // One server span per request (only when tracing is set up; see observability/tracing.ts).
   installHttpTracing(app);
@@ -77,6 +98,9 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
+  installSecurityHeaders(app, options.corsOrigins);
+  // Before any route: it records each route's policy and refuses routes without one.
+  installAuth(app, deps.auth, { requireApiKey: options.requireApiKey });
 
   app.addHook("onResponse", async (request, reply) => {
     request.log.info({ method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
@@ -101,6 +125,9 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   registerOpenAIEmbeddingRoutes(app, deps);
   registerAdminTimeoutRoutes(app, deps);
   registerMetricsRoutes(app, deps);
+  registerAuthRoutes(app, deps);
+  registerAdminUserRoutes(app, deps);
+  registerApiKeyRoutes(app, deps);
   if (deps.hub && deps.downloads) registerHubRoutes(app, { hub: deps.hub, downloads: deps.downloads });
   // WebSocket routes must be declared after the plugin has loaded: hence the nested plugin.
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } });

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:crypto";
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scryptSync } from "node:crypto";
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
@@ -91,6 +91,20 @@ export function loadSecretBox(home: string, env: NodeJS.ProcessEnv = process.env
   const secret = env.LLMUX_SECRET;
   if (secret !== undefined && secret !== "") return SecretBox.fromSecret(secret);
   return new SecretBox(loadOrCreateKeyFile(join(home, "secret.key"), home));
+}
+
+/**
+ * A 32-byte key for another purpose (e.g. `session` for signing session tokens), from the same
+ * source as {@link loadSecretBox}: scrypt of `LLMUX_SECRET` with a purpose-specific salt, or HKDF of
+ * `<home>/secret.key` with the purpose as info. Separate purposes never share key bytes, so the
+ * token-signing key cannot open sealed secrets and the other way round.
+ */
+export function loadDerivedKey(home: string, purpose: string, env: NodeJS.ProcessEnv = process.env): Buffer {
+  const label = `llmux/${purpose}/v1`;
+  const secret = env.LLMUX_SECRET;
+  if (secret !== undefined && secret !== "") return scryptSync(secret, label, KEY_BYTES, SCRYPT_OPTIONS);
+  const master = loadOrCreateKeyFile(join(home, "secret.key"), home);
+  return Buffer.from(hkdfSync("sha256", master, Buffer.alloc(0), label, KEY_BYTES));
 }
 
 function loadOrCreateKeyFile(file: string, home: string): Buffer {

@@ -54,8 +54,52 @@ export interface ProvidersTable {
   updated_at: number;
 }
 
+/** A person who signs in to the UI and admin API. The password is an argon2id hash, never clear. */
+export interface UsersTable {
+  id: string;
+  /** Lowercased; unique. */
+  email: string;
+  password_hash: string;
+  /** `admin` or `user`. */
+  role: string;
+  /** `approved`, `pending` or `disabled`. */
+  status: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A signed-in browser session; deleting the row ends it at once, whatever the cookie's expiry says. */
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+}
+
+/** An API key for `/v1`: only the sha256 of the secret is kept, with its first characters for recognition. */
+export interface ApiKeysTable {
+  id: string;
+  user_id: string;
+  name: string;
+  /** The secret's first characters (e.g. `llmux-sk-AbCd1234`), shown in lists. */
+  prefix: string;
+  /** Hex sha256 of the whole secret; unique. */
+  secret_hash: string;
+  created_at: number;
+  expires_at: number | null;
+  /** JSON list of model ids, or null for every model. */
+  allowed_models_json: string | null;
+  /** Requests per minute, or null for no limit. */
+  rpm: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
 export interface Database {
   settings: SettingsTable;
   audit_log: AuditLogTable;
   providers: ProvidersTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  api_keys: ApiKeysTable;
 }

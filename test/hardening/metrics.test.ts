@@ -76,7 +76,7 @@ function moved(a: Scrape, b: Scrape, family: string): string[] {
 }
 
 async function scrape(s: TestServer): Promise<Scrape> {
-  const res = await fetch(`${s.url}/metrics`);
+  const res = await s.admin(`/metrics`);
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
   return parse(await res.text());

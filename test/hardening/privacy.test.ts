@@ -52,7 +52,7 @@ describe("privacy: prompt text and tool arguments leave no trace", () => {
     const spans = exporter.getFinishedSpans();
     assert.ok(spans.length > 0);
     assert.ok(!found(JSON.stringify(spans.map((sp) => ({ name: sp.name, attributes: sp.attributes, events: sp.events, status: sp.status })))), "canary in a span");
-    assert.ok(!found(await (await fetch(`${s.url}/metrics`)).text()), "canary in the metrics");
+    assert.ok(!found(await (await s.admin(`/metrics`)).text()), "canary in the metrics");
     for (const format of ["jsonl", "csv"]) {
       assert.ok(!found(await (await s.admin(`/admin/audit/export?format=${format}`)).text()), `canary in the ${format} export`);
     }

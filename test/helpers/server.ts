@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { startApp, type App } from "../../src/app.js";
 import type { TracingOptions } from "../../src/observability/tracing.js";
+import type { LoginLimits } from "../../src/auth/auth-service.js";
 import { resolveServeConfig, type EngineConfig } from "../../src/config.js";
 import { synthesizeModel } from "../../src/engine/synth/synthesize.js";
 
@@ -14,6 +15,7 @@ export interface TestServer {
   home: string;
   /** Everything the server logged, for privacy and error assertions. */
   log: () => string;
+  /** The OpenAI SDK on `/v1` (with an admin's API key when keys are required). */
   openai: OpenAI;
   /**
    * `fetch` on this server with an admin's credentials (path relative to the base URL).
@@ -38,6 +40,29 @@ export async function makeHome(models: Record<string, { preset: Preset; seed?: n
   return home;
 }
 
+/** The admin every test server has (the first user registered). */
+export const TEST_ADMIN = { email: "admin@llmux.test", password: "admin-password-1" };
+
+/** The `name=value` of a response's session cookie (throws when there is none). */
+export function sessionCookieFrom(res: Response): string {
+  const set = res.headers.getSetCookie().find((c) => c.startsWith("llmux_session="));
+  if (!set) throw new Error(`no session cookie (status ${res.status})`);
+  return set.split(";")[0]!;
+}
+
+/**
+ * Signs a user in over HTTP and returns the cookie to send: registers it (the first user of a
+ * home becomes its admin), or logs in when the home already has it (a server restarted on a home).
+ */
+export async function signIn(url: string, who: { email: string; password: string }): Promise<string> {
+  const json = { "content-type": "application/json" };
+  const reg = await fetch(`${url}/api/auth/register`, { method: "POST", headers: json, body: JSON.stringify(who) });
+  if (reg.status === 201 && reg.headers.getSetCookie().length > 0) return sessionCookieFrom(reg);
+  const login = await fetch(`${url}/api/auth/login`, { method: "POST", headers: json, body: JSON.stringify(who) });
+  if (login.status !== 200) throw new Error(`cannot sign in ${who.email}: ${login.status} ${await login.text()}`);
+  return sessionCookieFrom(login);
+}
+
 /** Starts a real llmux on 127.0.0.1 with an ephemeral port. */
 export async function startTestServer(
   options: {
@@ -46,6 +71,9 @@ export async function startTestServer(
     engine?: Partial<EngineConfig>;
     /** Tracing for this server (e.g. an InMemorySpanExporter); the environment decides otherwise. */
     tracing?: Omit<TracingOptions, "serviceVersion">;
+    /** `/v1` needs an API key (the mode a non-loopback server runs in). */
+    requireApiKey?: boolean;
+    loginLimits?: LoginLimits;
   } = {},
 ): Promise<TestServer> {
   const home = options.home ?? (await makeHome(options.models ?? { tiny: { preset: "tiny" } }));
@@ -56,11 +84,31 @@ export async function startTestServer(
       cb();
     },
   });
-  const config = resolveServeConfig({ host: "127.0.0.1", port: 0, home, engine: { threads: 1, parallel: 4, contextSize: 2048, ...options.engine } });
-  const app = await startApp(config, { logStream, tracing: options.tracing });
-  // Credentials are added here once the server has users (the security issue).
-  const adminHeaders = (): Record<string, string> => ({});
-  const openai = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60_000 });
+  const config = resolveServeConfig({
+    host: "127.0.0.1",
+    port: 0,
+    home,
+    requireApiKey: options.requireApiKey ?? false,
+    engine: { threads: 1, parallel: 4, contextSize: 2048, ...options.engine },
+  });
+  const app = await startApp(config, { logStream, tracing: options.tracing, loginLimits: options.loginLimits });
+  // A real admin session, made the way the web UI makes it: the first user registers over HTTP.
+  let session: string;
+  try {
+    session = await signIn(app.url, TEST_ADMIN);
+  } catch {
+    // A home that already has users (made by the CLI, say): the test admin registered as pending.
+    const user = await app.auth.users.findByEmail(TEST_ADMIN.email);
+    if (user) await app.auth.users.update(user.id, { role: "admin", status: "approved" });
+    session = await signIn(app.url, TEST_ADMIN);
+  }
+  const adminHeaders = (): Record<string, string> => ({ cookie: session, "x-llmux-csrf": "1" });
+  let apiKey = "unused"; // open (loopback) mode ignores it
+  if (options.requireApiKey) {
+    const res = await fetch(`${app.url}/api/keys`, { method: "POST", headers: { ...adminHeaders(), "content-type": "application/json" }, body: JSON.stringify({ name: "test client" }) });
+    apiKey = ((await res.json()) as { secret: string }).secret;
+  }
+  const openai = new OpenAI({ baseURL: `${app.url}/v1`, apiKey, maxRetries: 0, timeout: 60_000 });
   return {
     app,
     url: app.url,

@@ -13,10 +13,3 @@ export function registerAdminTimeoutRoutes(app: FastifyInstance, deps: { timeout
     return { timeouts: await deps.timeouts.update(patch as Record<string, unknown>), bounds: TIMEOUT_BOUNDS };
   });
 }
-
-declare module "fastify" {
-  interface FastifyContextConfig {
-    /** Who may call the route; enforced once users and sessions exist. */
-    auth?: "admin" | "user" | "public";
-  }
-}

@@ -40,7 +40,7 @@ async function* withPromptSize(
 
 /** `POST /v1/messages` and `POST /v1/messages/count_tokens`: decode, route, run, encode. Knows no engine. */
 export function registerAnthropicRoutes(app: FastifyInstance, deps: { router: Router } & InferenceDeps): void {
-  app.post("/v1/messages", { onRequest: anthropicRequestId }, async (request, reply) => {
+  app.post("/v1/messages", { onRequest: anthropicRequestId, config: { auth: "inference" } }, async (request, reply) => {
     const tracker = beginInference(deps, request, reply, "messages", "anthropic");
     const { request: chat } = decodeAnthropicMessages(request.body);
     tracker.describe(chat.model, chat.stream);
@@ -53,7 +53,7 @@ export function registerAnthropicRoutes(app: FastifyInstance, deps: { router: Ro
     await pumpSse(request, reply, withPromptSize(events, target.backend, routed, encoder), () => encoder);
   });
 
-  app.post("/v1/messages/count_tokens", { onRequest: anthropicRequestId }, async (request) => {
+  app.post("/v1/messages/count_tokens", { onRequest: anthropicRequestId, config: { auth: "inference" } }, async (request) => {
     const { request: chat } = decodeAnthropicCountTokens(request.body);
     const target = await deps.router.resolve(chat.model);
     if (!target.backend.countTokens) {

@@ -7,7 +7,7 @@ import { pumpSse } from "../sse.js";
 
 /** `POST /v1/chat/completions`: decode, route, run, encode. Knows no engine. */
 export function registerOpenAIChatRoutes(app: FastifyInstance, deps: { router: Router } & InferenceDeps): void {
-  app.post("/v1/chat/completions", async (request, reply) => {
+  app.post("/v1/chat/completions", { config: { auth: "inference" } }, async (request, reply) => {
     const tracker = beginInference(deps, request, reply, "chat", "openai");
     const { request: chat, includeUsage } = decodeOpenAIChat(request.body);
     tracker.describe(chat.model, chat.stream);

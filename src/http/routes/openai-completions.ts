@@ -8,7 +8,7 @@ import { pumpSse } from "../sse.js";
 
 /** `POST /v1/completions` (legacy): one generation per prompt, run concurrently. */
 export function registerOpenAICompletionRoutes(app: FastifyInstance, deps: { router: Router } & InferenceDeps): void {
-  app.post("/v1/completions", async (request, reply) => {
+  app.post("/v1/completions", { config: { auth: "inference" } }, async (request, reply) => {
     const tracker = beginInference(deps, request, reply, "completions", "openai");
     const decoded = decodeOpenAICompletion(request.body);
     const model = decoded.requests[0].model;

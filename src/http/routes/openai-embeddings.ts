@@ -8,7 +8,7 @@ export type { EmbeddingBackend };
 
 /** `POST /v1/embeddings`: decode, embed (one runner round trip for all inputs), encode. Knows no engine. */
 export function registerOpenAIEmbeddingRoutes(app: FastifyInstance, deps: { embeddings?: EmbeddingBackend } & InferenceDeps): void {
-  app.post("/v1/embeddings", async (request, reply) => {
+  app.post("/v1/embeddings", { config: { auth: "inference" } }, async (request, reply) => {
     const tracker = beginInference(deps, request, reply, "embeddings", "openai");
     const decoded = decodeOpenAIEmbeddings(request.body);
     tracker.describe(decoded.model, false);

@@ -63,4 +63,41 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0005_users_keys": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("users")
+        .addColumn("id", "varchar(64)", (c) => c.primaryKey())
+        .addColumn("email", "varchar(254)", (c) => c.notNull().unique())
+        .addColumn("password_hash", "varchar(256)", (c) => c.notNull())
+        .addColumn("role", "varchar(16)", (c) => c.notNull())
+        .addColumn("status", "varchar(16)", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("sessions")
+        .addColumn("id", "varchar(64)", (c) => c.primaryKey())
+        .addColumn("user_id", "varchar(64)", (c) => c.notNull().references("users.id").onDelete("cascade"))
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("sessions_user_id").on("sessions").column("user_id").execute();
+      await db.schema
+        .createTable("api_keys")
+        .addColumn("id", "varchar(64)", (c) => c.primaryKey())
+        .addColumn("user_id", "varchar(64)", (c) => c.notNull().references("users.id").onDelete("cascade"))
+        .addColumn("name", "varchar(128)", (c) => c.notNull())
+        .addColumn("prefix", "varchar(32)", (c) => c.notNull())
+        .addColumn("secret_hash", "varchar(64)", (c) => c.notNull().unique())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint")
+        .addColumn("allowed_models_json", "text")
+        .addColumn("rpm", "integer")
+        .addColumn("revoked_at", "bigint")
+        .addColumn("last_used_at", "bigint")
+        .execute();
+      await db.schema.createIndex("api_keys_user_id").on("api_keys").column("user_id").execute();
+    },
+  },
 };

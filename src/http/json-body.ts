@@ -1,0 +1,61 @@
+import type { FastifyInstance } from "fastify";
+import { LlmuxError } from "../errors/llmux-error.js";
+
+/** Deeper than any real request (tool schemas included); deep enough bodies only serve to exhaust stacks. */
+export const MAX_JSON_DEPTH = 128;
+
+/** The nesting depth of a JSON text, counted outside strings, stopping as soon as it passes `limit`. */
+export function jsonDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > limit) return true;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
+  }
+  return false;
+}
+
+/** True when any object in the value has a `__proto__` key, or a `constructor` key holding a `prototype`. */
+function hasPoisonKey(value: unknown): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(value)) return value.some(hasPoisonKey);
+  for (const [k, v] of Object.entries(value)) {
+    if (k === "__proto__") return true;
+    if (k === "constructor" && v !== null && typeof v === "object" && Object.hasOwn(v, "prototype")) return true;
+    if (hasPoisonKey(v)) return true;
+  }
+  return false;
+}
+
+/**
+ * Strict JSON for every route: a body with `__proto__` or `constructor.prototype` keys is
+ * refused (never merged into an object), and so is one nested deeper than {@link MAX_JSON_DEPTH},
+ * which would otherwise reach recursive code (validation, grammar compilation) and exhaust its stack.
+ */
+export function installStrictJson(app: FastifyInstance): void {
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    const text = body as string;
+    if (text.length === 0) return done(new LlmuxError("invalid_json", "the body is empty; send a JSON object"), undefined);
+    if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+      return done(new LlmuxError("invalid_json", `the body is nested deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return done(new LlmuxError("invalid_json", "the body is not valid JSON"), undefined);
+    }
+    // Only a text that names the keys (or hides them in \u escapes) can hold them: skip the walk otherwise.
+    if ((text.includes("__proto__") || text.includes("constructor") || text.includes("\\u")) && hasPoisonKey(value)) {
+      return done(new LlmuxError("invalid_json", "the body holds a forbidden key (__proto__ or constructor.prototype)"), undefined);
+    }
+    done(null, value);
+  });
+}

@@ -1,0 +1,55 @@
+import type { FastifyInstance } from "fastify";
+
+/**
+ * The Content-Security-Policy of every response, the web UI's pages included: only our own
+ * scripts, styles (inline styles allowed for Svelte transitions), images and connections; no
+ * framing. JSON responses carry it too: it costs nothing and covers a JSON body opened as a page.
+ */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; " +
+  "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/** The security headers every response carries. */
+export function securityHeaders(): Record<string, string> {
+  return {
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+  };
+}
+
+/** `LLMUX_CORS_ORIGINS`: a comma-separated list of origins allowed to call the API from a browser (empty: none). */
+export function corsOriginsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.LLMUX_CORS_ORIGINS ?? "")
+    .split(",")
+    .map((o) => o.trim().replace(/\/+$/, ""))
+    .filter((o) => o.length > 0);
+}
+
+/**
+ * Security headers on every response, and CORS: closed unless origins are listed. Listed
+ * origins may call with API keys (`Authorization`, `x-api-key`); cookies never travel
+ * cross-origin (no `Access-Control-Allow-Credentials`), so a listed site cannot act as a signed-in user.
+ */
+export function installSecurityHeaders(app: FastifyInstance, corsOrigins: readonly string[]): void {
+  const headers = securityHeaders();
+  const allowed = new Set(corsOrigins);
+  const allowAll = allowed.has("*");
+  app.addHook("onRequest", async (request, reply) => {
+    reply.headers(headers);
+    const origin = request.headers.origin;
+    if (typeof origin !== "string" || !(allowAll || allowed.has(origin))) return;
+    reply.header("access-control-allow-origin", allowAll ? "*" : origin).header("vary", "Origin");
+    if (request.method === "OPTIONS" && request.headers["access-control-request-method"]) {
+      return reply
+        .code(204)
+        .header("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE")
+        .header("access-control-allow-headers", "authorization, x-api-key, content-type, anthropic-version, anthropic-beta, x-request-id, x-stainless-os, x-stainless-lang, x-stainless-package-version, x-stainless-runtime, x-stainless-runtime-version, x-stainless-arch, x-stainless-retry-count, x-stainless-timeout")
+        .header("access-control-max-age", "600")
+        .send();
+    }
+  });
+}
