@@ -11,9 +11,13 @@ import type { HubClient } from "../hub/hub-client.js";
 import type { Router } from "../routing/router.js";
 import type { TimeoutSettings } from "../settings/timeouts.js";
 import type { AuditRepository } from "../store/audit-repo.js";
+import type { ProvidersRepository } from "../store/providers-repo.js";
+import "./gateway.js"; // declares request.rawBody
 import { sendProblem, toLlmuxError } from "./problem.js";
 import { requestIdFor } from "./request-id.js";
 import { registerAdminAuditRoutes } from "./routes/admin-audit.js";
+import { registerAdminProviderRoutes } from "./routes/admin-providers.js";
+import { registerAdminRoutingRoutes } from "./routes/admin-routing.js";
 import { registerAdminTimeoutRoutes } from "./routes/admin-timeouts.js";
 import { registerAnthropicRoutes } from "./routes/anthropic-messages.js";
 import { registerHubRoutes } from "./routes/hub.js";
@@ -40,6 +44,8 @@ export interface HttpDeps {
   /** Hub search and downloads (`/api/hub/*`, `/api/downloads`); absent: those routes are not served. */
   hub?: HubClient;
   downloads?: DownloadManager;
+  /** Cloud providers (`/admin/providers`); absent: those routes are not served. */
+  providersRepo?: ProvidersRepository;
 }
 
 export interface HttpOptions {
@@ -70,6 +76,13 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
 
   // JSON only: a text/plain body must be refused (415), not handed to a route as a string.
   app.removeContentTypeParser("text/plain");
+  // JSON keeps its bytes too, so a request for a provider of the same protocol is forwarded as it came.
+  const parseJson = app.getDefaultJsonParser("error", "ignore");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    request.rawBody = body as Buffer;
+    parseJson(request, (body as Buffer).toString("utf8"), done);
+  });
 
   // One server span per request (only when tracing is set up; see observability/tracing.ts).
   installHttpTracing(app);
@@ -101,6 +114,8 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   registerOpenAIEmbeddingRoutes(app, deps);
   registerAdminTimeoutRoutes(app, deps);
   registerMetricsRoutes(app, deps);
+  registerAdminRoutingRoutes(app, deps);
+  if (deps.providersRepo) registerAdminProviderRoutes(app, { providersRepo: deps.providersRepo, providers: deps.router.providers });
   if (deps.hub && deps.downloads) registerHubRoutes(app, { hub: deps.hub, downloads: deps.downloads });
   // WebSocket routes must be declared after the plugin has loaded: hence the nested plugin.
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } });

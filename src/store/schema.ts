@@ -54,8 +54,20 @@ export interface ProvidersTable {
   updated_at: number;
 }
 
+/** One routing rule (`src/routing/rules/rules.ts`), in order. */
+export interface RoutingRulesTable {
+  /** 0-based order; the first matching rule wins. */
+  position: number;
+  id: string;
+  /** The whole `RoutingRule` as JSON. */
+  rule_json: string;
+  /** Epoch milliseconds. */
+  updated_at: number;
+}
+
 export interface Database {
   settings: SettingsTable;
   audit_log: AuditLogTable;
   providers: ProvidersTable;
+  routing_rules: RoutingRulesTable;
 }

@@ -17,6 +17,6 @@ export function registerAdminTimeoutRoutes(app: FastifyInstance, deps: { timeout
 declare module "fastify" {
   interface FastifyContextConfig {
     /** Who may call the route; enforced once users and sessions exist. */
-    auth?: "admin" | "user" | "public";
+    auth?: "admin" | "user" | "inference" | "public";
   }
 }

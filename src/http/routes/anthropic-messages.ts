@@ -4,6 +4,7 @@ import { AnthropicStreamEncoder, collectAnthropicMessage } from "../../codecs/an
 import type { ChatBackend, ChatEvent, ChatRequest } from "../../core/chat.js";
 import { LlmuxError } from "../../errors/llmux-error.js";
 import type { Router } from "../../routing/router.js";
+import { forwardPassthrough, routeChat } from "../gateway.js";
 import { beginInference, type InferenceDeps } from "../inference.js";
 import { pumpSse } from "../sse.js";
 
@@ -40,20 +41,23 @@ async function* withPromptSize(
 
 /** `POST /v1/messages` and `POST /v1/messages/count_tokens`: decode, route, run, encode. Knows no engine. */
 export function registerAnthropicRoutes(app: FastifyInstance, deps: { router: Router } & InferenceDeps): void {
-  app.post("/v1/messages", { onRequest: anthropicRequestId }, async (request, reply) => {
+  app.post("/v1/messages", { onRequest: anthropicRequestId, config: { auth: "inference" } }, async (request, reply) => {
     const tracker = beginInference(deps, request, reply, "messages", "anthropic");
     const { request: chat } = decodeAnthropicMessages(request.body);
     tracker.describe(chat.model, chat.stream);
-    const target = await deps.router.resolve(chat.model);
-    tracker.routed(target.backend.name, target.model);
-    const routed = { ...chat, model: target.model };
-    const events = tracker.observe(target.backend.stream(routed, { signal: tracker.signal }));
-    if (!chat.stream) return collectAnthropicMessage(events, chat.model);
-    const encoder = new AnthropicStreamEncoder(chat.model);
-    await pumpSse(request, reply, withPromptSize(events, target.backend, routed, encoder), () => encoder);
+    return routeChat(deps.router, tracker, request, "anthropic", chat, async (routed) => {
+      if (routed.kind === "raw") {
+        const encoder = new AnthropicStreamEncoder(chat.model);
+        return forwardPassthrough(request, reply, tracker, routed.upstream, chat.stream, { "request-id": request.id }, (e) => encoder.error(e, request.id));
+      }
+      const events = tracker.observe(routed.events);
+      if (!chat.stream) return collectAnthropicMessage(events, chat.model);
+      const encoder = new AnthropicStreamEncoder(chat.model);
+      await pumpSse(request, reply, withPromptSize(events, routed.backend, routed.request, encoder), () => encoder);
+    });
   });
 
-  app.post("/v1/messages/count_tokens", { onRequest: anthropicRequestId }, async (request) => {
+  app.post("/v1/messages/count_tokens", { onRequest: anthropicRequestId, config: { auth: "inference" } }, async (request) => {
     const { request: chat } = decodeAnthropicCountTokens(request.body);
     const target = await deps.router.resolve(chat.model);
     if (!target.backend.countTokens) {
