@@ -35,22 +35,33 @@ async function openEvents(backend: ChatBackend, request: ChatRequest, signal: Ab
   })();
 }
 
+/** The model and streaming flag of a chat body, read without decoding it; null when not plainly there. */
+export function peekChat(body: unknown): { model: string; stream: boolean } | null {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return null;
+  const { model, stream } = body as { model?: unknown; stream?: unknown };
+  if (typeof model !== "string" || model === "" || (stream !== undefined && stream !== null && typeof stream !== "boolean")) return null;
+  return { model, stream: stream === true };
+}
+
 /**
- * Routes a decoded chat request and runs it with failover until one target commits, then
- * calls `serve` with what it opened. A provider of the client's own protocol gets the body
- * as it came (pass-through); anything else goes through the canonical model.
+ * Routes a chat request and runs it with failover until one target commits, then calls
+ * `serve` with what it opened. A provider of the client's own protocol gets the body as it
+ * came (pass-through: not decoded, so fields llmux does not know reach the provider);
+ * anything else goes through the canonical model, decoded (and validated) before any attempt.
  */
 export async function routeChat(
   router: Router,
   tracker: InferenceTracker,
   request: FastifyRequest,
   protocol: ProviderProtocol,
-  chat: ChatRequest,
+  model: string,
+  decode: () => ChatRequest,
   serve: (routed: Routed) => Promise<unknown>,
 ): Promise<unknown> {
-  const plan = await router.plan(chat.model);
+  const plan = await router.plan(model);
   tracker.routed(plan.targets[0]!.backendName, plan.targets[0]!.model);
   const rawBody = request.rawBody;
+  if (!rawBody || !plan.targets.every((t) => canPassThrough(protocol, t.provider))) decode();
   const opened = await router.open(plan, tracker.signal, tracker, async (t): Promise<Routed> => {
     if (rawBody && canPassThrough(protocol, t.provider)) {
       const upstream = await openPassthrough({
@@ -63,7 +74,7 @@ export async function routeChat(
       });
       return { kind: "raw", upstream };
     }
-    const routed = { ...chat, model: t.model };
+    const routed = { ...decode(), model: t.model };
     return { kind: "events", events: await openEvents(t.backend, routed, tracker.signal), backend: t.backend, request: routed };
   });
   tracker.served(opened.target.backendName, opened.target.model);

@@ -71,10 +71,14 @@ export class InferenceSpans {
     this.generation?.setAttributes({ "llmux.backend": backend, "gen_ai.provider.name": backend === "local" ? "llmux" : backend, "llmux.model": model });
   }
 
-  /** One attempt on a target, as a `provider.attempt` span under the generation span. */
+  /**
+   * One attempt on a target, run in the generation span's context: for a provider, inside a
+   * `provider.attempt` span of its own (the local engine's spans already say what it did).
+   */
   attempt<T>(backend: string, model: string, n: number, fn: () => Promise<T>): Promise<T> {
     const ctx = this.genContext;
     if (!ctx) return fn();
+    if (backend === "local") return context.with(ctx, fn);
     return context.with(ctx, () => withSpan("provider.attempt", { "llmux.backend": backend, "llmux.model": model, "llmux.attempt": n }, fn));
   }
 
