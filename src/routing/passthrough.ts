@@ -2,7 +2,6 @@ import type { IncomingHttpHeaders } from "node:http";
 import { StringDecoder } from "node:string_decoder";
 import { errors as undiciErrors } from "undici";
 import { ANTHROPIC_VERSION } from "../providers/anthropic-backend.js";
-import { providerUrl } from "../providers/provider-config.js";
 import { connectionError, httpError, timeoutError, type UpstreamContext } from "../providers/upstream-errors.js";
 import type { ProviderEntry, ProviderProtocol } from "./provider-set.js";
 
@@ -72,11 +71,10 @@ export async function openPassthrough(input: PassthroughInput): Promise<Passthro
   const c = provider.config;
   const ctx: UpstreamContext = { provider: c.name, model: input.model, apiKey: c.apiKey };
   const body = input.body.model === input.model ? input.rawBody : Buffer.from(JSON.stringify({ ...input.body, model: input.model }));
-  const url = new URL(providerUrl(c.baseUrl, provider.protocol === "anthropic" ? "/messages" : "/chat/completions"));
   let res;
   try {
     res = await provider.pool.request({
-      path: url.pathname + url.search,
+      path: provider.chatPath,
       method: "POST",
       headers: headersFor(provider, input.clientHeaders, body.length),
       body,

@@ -2,6 +2,7 @@ import { Pool } from "undici";
 import type { ChatBackend } from "../core/chat.js";
 import { AnthropicBackend } from "../providers/anthropic-backend.js";
 import { OpenAIBackend } from "../providers/openai-backend.js";
+import { providerUrl } from "../providers/provider-config.js";
 import type { ProviderModel } from "../providers/provider-models.js";
 import type { ProvidersRepository, ProviderWithSecret } from "../store/providers-repo.js";
 
@@ -15,6 +16,8 @@ export interface ProviderEntry {
   backend: ChatBackend & { listModels(options?: { signal?: AbortSignal }): Promise<ProviderModel[]> };
   /** Keep-alive connections to the provider's origin, for pass-through requests. */
   pool: Pool;
+  /** The path (and query) of the provider's chat endpoint, computed once. */
+  chatPath: string;
 }
 
 const MODELS_TTL_MS = 60_000;
@@ -95,5 +98,6 @@ export function build(config: ProviderWithSecret): ProviderEntry {
     headersTimeout: config.timeoutMs,
     bodyTimeout: config.timeoutMs,
   });
-  return { config, protocol, backend, pool };
+  const chat = new URL(providerUrl(config.baseUrl, protocol === "anthropic" ? "/messages" : "/chat/completions"));
+  return { config, protocol, backend, pool, chatPath: chat.pathname + chat.search };
 }
