@@ -31,12 +31,19 @@ export const protocolOf = (kind: ProviderWithSecret["kind"]): ProviderProtocol =
  */
 export class ProviderSet {
   private entries = new Map<string, ProviderEntry>();
+  /** Providers that could not be built (e.g. a key sealed under another secret), with why. */
+  readonly unusable = new Map<string, string>();
   private readonly modelCache = new Map<string, { at: number; models: string[] }>();
 
   constructor(private readonly repo: ProvidersRepository) {}
 
   get(name: string): ProviderEntry | undefined {
     return this.entries.get(name);
+  }
+
+  /** Every configured provider's name, usable or not (rules may name any of them). */
+  configuredNames(): Set<string> {
+    return new Set([...this.entries.keys(), ...this.unusable.keys()]);
   }
 
   names(): Set<string> {
@@ -50,9 +57,15 @@ export class ProviderSet {
   /** Reads every provider again and swaps the set in one step. */
   async reload(): Promise<void> {
     const next = new Map<string, ProviderEntry>();
+    this.unusable.clear();
     for (const rec of await this.repo.list()) {
-      const config = await this.repo.getWithSecret(rec.name);
-      if (config) next.set(rec.name, build(config));
+      // One provider whose key no longer opens must not stop the others (or the server's start).
+      try {
+        const config = await this.repo.getWithSecret(rec.name);
+        if (config) next.set(rec.name, build(config));
+      } catch (err) {
+        this.unusable.set(rec.name, err instanceof Error ? err.message : String(err));
+      }
     }
     const old = this.entries;
     this.entries = next;

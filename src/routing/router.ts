@@ -29,7 +29,7 @@ export interface RoutePlan {
 
 /** Retries and breaker settings; mutable through {@link Router.configure} (tests shorten them). */
 export interface FailoverPolicy {
-  /** Retries on the same target before moving to the next one (default 1). */
+  /** Retries on the same provider before moving to the next target (default 1; the local engine is not retried in place). */
   retries: number;
   /** Backoff: first retry waits up to this (full jitter), doubling each time (default 250 ms). */
   baseMs: number;
@@ -148,7 +148,11 @@ export class Router {
       if (planned) targets.push(planned);
     }
     if (targets.length === 0) {
-      throw new LlmuxError("upstream_error", `routing rule '${route.ruleId}' sends '${model}' only to providers that are no longer configured`);
+      const why = [route.target, ...route.fallbacks].map((t) => this.providers.unusable.get(t.backend)).find((m) => m !== undefined);
+      throw new LlmuxError(
+        "upstream_error",
+        why ? `routing rule '${route.ruleId}' sends '${model}' to a provider that cannot be used: ${why}` : `routing rule '${route.ruleId}' sends '${model}' only to providers that are no longer configured`,
+      );
     }
     return { ruleId: route.ruleId, targets };
   }
@@ -199,9 +203,11 @@ export class Router {
           }
           lastErr = err;
           if (isProvider) this.breaker.onFailure(t.backendName);
-          const last = t === plan.targets[plan.targets.length - 1] && retry >= this.policy.retries;
+          // The local engine is not retried in place (a crashed runner is already restarted for the next request); its fallbacks are still tried.
+          const retries = isProvider ? this.policy.retries : 0;
+          const last = t === plan.targets[plan.targets.length - 1] && retry >= retries;
           if (!last) hooks.retried(t, err);
-          if (retry >= this.policy.retries || (isProvider && !this.breaker.available(t.backendName))) break;
+          if (retry >= retries || (isProvider && !this.breaker.available(t.backendName))) break;
           const retryAfter = isLlmuxError(err) ? err.headers?.["Retry-After"] : undefined;
           await sleep(retryDelayMs(retry, { baseMs: this.policy.baseMs, maxMs: this.policy.maxMs, jitter: Math.random, retryAfter }), signal);
           if (signal.aborted) throw err;

@@ -156,6 +156,25 @@ describe("protocol translation and pass-through through a real llmux", () => {
     assert.deepEqual(usage && { p: (usage as { prompt_tokens: number }).prompt_tokens, c: (usage as { completion_tokens: number }).completion_tokens }, { p: 30, c: 25 });
   });
 
+  it("OpenAI client → Anthropic provider: reasoning on, thinking and stop sequence come back", async () => {
+    claude.queue.push({ kind: "sse", body: readFileSync(new URL("../fixtures/anthropic/stream-thinking-text.sse", import.meta.url), "utf8"), chunkSize: 9 });
+    const r = await s.openai.chat.completions.create({
+      model: "to-claude",
+      max_tokens: 4000,
+      reasoning_effort: "high",
+      stop: ["END"],
+      messages: [{ role: "user", content: "Think first." }],
+    });
+    const body = claude.received.at(-1)!.body as Record<string, unknown>;
+    assert.deepEqual(body.thinking, { type: "enabled", budget_tokens: 2000 }, "half of max_tokens, as the Anthropic encoder budgets it");
+    assert.deepEqual(body.stop_sequences, ["END"]);
+    const msg = r.choices[0]!.message as unknown as { content: string; reasoning_content?: string };
+    assert.equal(msg.reasoning_content, "Let me think about it.");
+    assert.equal(msg.content, "Answer");
+    assert.equal(r.choices[0]!.finish_reason, "stop");
+    assert.deepEqual([r.usage?.prompt_tokens, r.usage?.completion_tokens], [20, 7]);
+  });
+
   it("OpenAI client → Anthropic provider without streaming", async () => {
     claude.queue.push({ kind: "sse", body: anthropicSse("plain answer") });
     const r = await s.openai.chat.completions.create({ model: "to-claude", messages: [{ role: "user", content: "hi" }] });

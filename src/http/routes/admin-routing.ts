@@ -15,7 +15,7 @@ export function registerAdminRoutingRoutes(app: FastifyInstance, deps: { router:
   app.get("/admin/routing/rules", admin, async () => ({ rules: deps.router.getRules() }));
 
   app.put("/admin/routing/rules", admin, async (request) => {
-    const rules = parseRules(request.body, deps.router.providers.names());
+    const rules = parseRules(request.body, deps.router.providers.configuredNames());
     await deps.router.setRules(rules);
     return { rules };
   });
