@@ -141,7 +141,7 @@ describe("routing rules, balancing and failover through a real llmux", () => {
     const failures: [string, () => void][] = [
       ["HTTP 500", () => a.queue.push({ kind: "status", status: 500, body: { error: { message: "boom" } } }, { kind: "status", status: 503, body: {} })],
       ["HTTP 429", () => a.queue.push({ kind: "status", status: 429, body: { error: { message: "slow down" } }, headers: { "retry-after": "0" } }, { kind: "status", status: 429, body: {} })],
-      ["a slow first byte (timeout)", () => a.queue.push({ kind: "slow", delayMs: 1500, then: answers("late") }, { kind: "slow", delayMs: 1500, then: answers("late") })],
+      ["a slow first byte (timeout)", () => a.queue.push({ kind: "slow", delayMs: 4000, then: answers("late") }, { kind: "slow", delayMs: 4000, then: answers("late") })],
       ["a connection dropped before the first byte", () => a.queue.push({ kind: "drop", body: "", frames: 0 }, { kind: "drop", body: "", frames: 0 })],
     ];
     for (const [what, arrange] of failures) {
