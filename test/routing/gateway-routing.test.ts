@@ -102,6 +102,15 @@ describe("routing rules, balancing and failover through a real llmux", () => {
     );
   });
 
+  it("refuses legacy completions for a provider-routed model, naming the model", async () => {
+    await setRules(s, [{ id: "x", match: { kind: "exact", pattern: "m" }, targets: [{ backend: "a" }] }]);
+    const res = await fetch(`${s.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "m", prompt: "hi" }) });
+    assert.equal(res.status, 400);
+    const p = (await res.json()) as { error: { param: string; message: string } };
+    assert.equal(p.error.param, "model");
+    assert.match(p.error.message, /provider 'a'.*local models only/);
+  });
+
   it("applies changed rules to the next request without a restart", async () => {
     reset();
     await setRules(s, [{ id: "x", match: { kind: "exact", pattern: "m" }, targets: [{ backend: "a" }] }]);
