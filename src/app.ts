@@ -16,7 +16,11 @@ import { HubClient } from "./hub/hub-client.js";
 import { LifecycleBus } from "./observability/lifecycle.js";
 import { Metrics } from "./observability/metrics.js";
 import { setupTracing, type TracingOptions } from "./observability/tracing.js";
+import { ProviderSet } from "./routing/provider-set.js";
 import { Router } from "./routing/router.js";
+import { loadSecretBox } from "./security/secret-box.js";
+import { ProvidersRepository } from "./store/providers-repo.js";
+import { RoutingRulesRepository } from "./store/routing-rules-repo.js";
 import { TimeoutSettings } from "./settings/timeouts.js";
 import { AuditRepository } from "./store/audit-repo.js";
 import { openDatabase, type Db } from "./store/db.js";
@@ -46,6 +50,8 @@ export interface App {
   auditWriter: AuditWriter;
   /** Users, sessions and API keys. */
   auth: AuthService;
+  /** Routing rules, providers and failover (tests shorten its retry and breaker timings). */
+  router: Router;
   /** The base URL it listens on, once started. */
   url: string;
   close(): Promise<void>;
@@ -80,7 +86,9 @@ export async function startApp(
     if (p.state === "done") void registry.refresh().catch(() => {});
   });
   const pool = new ModelPool(config.engine);
-  const router = new Router(registry, new LocalBackend(registry, pool));
+  const providersRepo = new ProvidersRepository(db, loadSecretBox(config.home));
+  const router = new Router(registry, new LocalBackend(registry, pool), new ProviderSet(providersRepo), new RoutingRulesRepository(db));
+  await router.load();
   const embeddings = new EmbeddingService(registry, config.engine);
   const bus = new LifecycleBus();
   const auth = new AuthService(
@@ -98,11 +106,11 @@ export async function startApp(
     { error: (obj, msg) => http.log.error(obj, msg) },
     { flushMs: 50, maxBatch: 200, enabled: config.audit },
   );
-  const metrics = new Metrics({ bus, pool, auditWriter });
+  const metrics = new Metrics({ bus, pool, auditWriter, breakers: () => router.breakerStates() });
   // Before the HTTP server exists, so its hooks see the tracer provider.
   const tracing = setupTracing({ serviceVersion: VERSION, ...options.tracing });
   const http = buildHttpServer(
-    { registry, router, embeddings, version: VERSION, bus, timeouts, auditRepo, auditWriter, metrics, hub, downloads, auth, usage: new UsageRepository(db) },
+    { registry, router, embeddings, version: VERSION, bus, timeouts, auditRepo, auditWriter, metrics, hub, downloads, auth, usage: new UsageRepository(db), providersRepo },
     {
       bodyLimit: config.bodyLimit,
       logLevel: config.logLevel,
@@ -128,12 +136,12 @@ export async function startApp(
       retention.stop();
       await downloads.close(); // partial files stay for the next start's recover()
       await auditWriter.close();
-      await Promise.all([pool.closeAll(), embeddings.close()]);
+      await Promise.all([pool.closeAll(), embeddings.close(), router.providers.close()]);
       await db.destroy();
       await tracing.shutdown(); // flushes spans still pending (audit writes included)
     })();
     return closing;
   };
-  return { config, http, db, registry, pool, embeddings, bus, timeouts, auditRepo, auditWriter, auth, url: `http://${host}:${port}`, close };
+  return { config, http, db, registry, pool, embeddings, bus, timeouts, auditRepo, auditWriter, auth, router, url: `http://${host}:${port}`, close };
 }
 

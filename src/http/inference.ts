@@ -73,6 +73,33 @@ export class InferenceTracker {
     this.spans.routed(backend, model, this.info.modelRequested);
   }
 
+  /** Records where failover finally sent it (when not the first target). */
+  served(backend: string, model: string): void {
+    if (this.info.backend === backend && this.info.modelServed === model) return;
+    this.info.backend = backend;
+    this.info.modelServed = model;
+    this.spans.served(backend, model);
+  }
+
+  /** Runs one attempt on a routing target inside its own span (`provider.attempt`), under the generation span. */
+  attempt<T>(target: { backendName: string; model: string }, n: number, fn: () => Promise<T>): Promise<T> {
+    return this.spans.attempt(target.backendName, target.model, n, fn);
+  }
+
+  /** An attempt on `backend` failed and another follows: counted as that provider's retry. */
+  retried(target: { backendName: string }, err: unknown): void {
+    const code = isLlmuxError(err) ? err.code : "error";
+    this.bus.publish("retry", { requestId: this.request.id, backend: target.backendName, errorType: code }, (e) => this.logSubscriberError(e));
+  }
+
+  /** A pass-through stream sent bytes holding generated output (for time to first token and gaps). */
+  token(): void {
+    const now = performance.now();
+    if (this.firstTokenAt === null) this.firstTokenAt = now;
+    else if (this.lastTokenAt !== null && this.gaps.length < 4096) this.gaps.push(now - this.lastTokenAt);
+    this.lastTokenAt = now;
+  }
+
   /** Records token usage of a request that has no event stream (embeddings). */
   recordUsage(promptTokens: number, completionTokens: number): void {
     this.info.promptTokens = promptTokens;

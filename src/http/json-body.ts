@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { LlmuxError } from "../errors/llmux-error.js";
+import "./gateway.js"; // declares request.rawBody
 
 /** Deeper than any real request (tool schemas included); deep enough bodies only serve to exhaust stacks. */
 export const MAX_JSON_DEPTH = 128;
@@ -40,8 +41,10 @@ function hasPoisonKey(value: unknown): boolean {
  */
 export function installStrictJson(app: FastifyInstance): void {
   app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
-    const text = body as string;
+  // The bytes are kept too (`request.rawBody`), so a request for a provider of the same protocol is forwarded as it came.
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    request.rawBody = body as Buffer;
+    const text = (body as Buffer).toString("utf8");
     if (text.length === 0) return done(new LlmuxError("invalid_json", "the body is empty; send a JSON object"), undefined);
     if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
       return done(new LlmuxError("invalid_json", `the body is nested deeper than ${MAX_JSON_DEPTH} levels`), undefined);

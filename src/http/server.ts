@@ -14,6 +14,8 @@ import type { Router } from "../routing/router.js";
 import type { TimeoutSettings } from "../settings/timeouts.js";
 import type { AuditRepository } from "../store/audit-repo.js";
 import type { UsageRepository } from "../store/usage-repo.js";
+import type { ProvidersRepository } from "../store/providers-repo.js";
+import "./gateway.js"; // declares request.rawBody
 import { sendProblem, toLlmuxError } from "./problem.js";
 import { requestIdFor } from "./request-id.js";
 import { installStrictJson } from "./json-body.js";
@@ -22,6 +24,8 @@ import { registerAdminAuditRoutes } from "./routes/admin-audit.js";
 import { registerAdminUserRoutes } from "./routes/admin-users.js";
 import { registerApiKeyRoutes } from "./routes/api-keys.js";
 import { registerAuthRoutes } from "./routes/auth.js";
+import { registerAdminProviderRoutes } from "./routes/admin-providers.js";
+import { registerAdminRoutingRoutes } from "./routes/admin-routing.js";
 import { registerAdminTimeoutRoutes } from "./routes/admin-timeouts.js";
 import { registerAnthropicRoutes } from "./routes/anthropic-messages.js";
 import { registerHubRoutes } from "./routes/hub.js";
@@ -51,6 +55,8 @@ export interface HttpDeps {
   /** Users, sessions and API keys. */
   auth: AuthService;
   usage: UsageRepository;
+  /** Cloud providers (`/admin/providers`); absent: those routes are not served. */
+  providersRepo?: ProvidersRepository;
 }
 
 export interface HttpOptions {
@@ -128,6 +134,8 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   registerAuthRoutes(app, deps);
   registerAdminUserRoutes(app, deps);
   registerApiKeyRoutes(app, deps);
+  registerAdminRoutingRoutes(app, deps);
+  if (deps.providersRepo) registerAdminProviderRoutes(app, { providersRepo: deps.providersRepo, providers: deps.router.providers });
   if (deps.hub && deps.downloads) registerHubRoutes(app, { hub: deps.hub, downloads: deps.downloads });
   // WebSocket routes must be declared after the plugin has loaded: hence the nested plugin.
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } });

@@ -37,9 +37,19 @@ export interface InferenceEnd extends InferenceStart {
   userId: string | null;
 }
 
+/** An attempt on a routing target failed and another follows (a retry or a fallback). */
+export interface InferenceRetry {
+  requestId: string;
+  /** `local` or the provider's name whose attempt failed. */
+  backend: string;
+  /** The error code of the failed attempt. */
+  errorType: string;
+}
+
 interface LifecycleEvents {
   start: [InferenceStart];
   end: [InferenceEnd];
+  retry: [InferenceRetry];
 }
 
 /**

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { AuditWriter } from "../audit/audit-writer.js";
 import type { ModelPool } from "../engine/model-pool.js";
 import type { RunnerClient } from "../engine/runner/runner-client.js";
-import type { InferenceEnd, InferenceStart, LifecycleBus } from "./lifecycle.js";
+import type { InferenceEnd, InferenceRetry, InferenceStart, LifecycleBus } from "./lifecycle.js";
 
 /** Every metric name starts with this. */
 export const METRICS_PREFIX = "llmux_";
@@ -15,6 +15,8 @@ export interface MetricsDeps {
   bus: LifecycleBus;
   pool: ModelPool;
   auditWriter: Pick<AuditWriter, "queueLength">;
+  /** Each provider's circuit state, read at scrape time (absent: no providers). */
+  breakers?: () => { provider: string; state: "closed" | "half_open" | "open" }[];
 }
 
 /** One loaded model's engine state, read once per scrape and shared by every engine gauge. */
@@ -57,6 +59,8 @@ export class Metrics {
   private engineRead: Promise<EngineModel[]> | null = null;
   private readonly onStart = (e: InferenceStart) => this.started(e);
   private readonly onEnd = (e: InferenceEnd) => this.ended(e);
+  private readonly onRetry = (e: InferenceRetry) => this.providerRetries.inc({ provider: e.backend });
+  private readonly providerRetries: Counter<"provider">;
 
   constructor(private readonly deps: MetricsDeps) {
     const registers = [this.registry];
@@ -159,6 +163,7 @@ export class Metrics {
     });
 
     const writer = deps.auditWriter;
+    const breakers = deps.breakers;
     new Gauge({
       name: "llmux_audit_queue_length",
       help: "Audit rows waiting to be written to the store.",
@@ -168,22 +173,26 @@ export class Metrics {
       },
     });
 
-    // Cloud providers do not exist yet: declared now, with no series, so dashboards can be built.
-    new Counter({
+    this.providerRetries = new Counter({
       name: "llmux_provider_retries_total",
-      help: "Retries of calls to cloud providers, by provider. No series until providers exist.",
+      help: "Failed attempts on a routing target that were followed by a retry or a fallback, by provider (`local` for the engine).",
       labelNames: ["provider"],
       registers,
     });
     new Gauge({
       name: "llmux_provider_breaker_state",
-      help: "Circuit breaker state per cloud provider (0 closed, 1 half-open, 2 open). No series until providers exist.",
+      help: "Circuit breaker state per cloud provider (0 closed, 1 half-open, 2 open).",
       labelNames: ["provider"],
       registers,
+      collect() {
+        this.reset();
+        for (const { provider, state } of breakers?.() ?? []) this.set({ provider }, state === "closed" ? 0 : state === "half_open" ? 1 : 2);
+      },
     });
 
     deps.bus.on("start", this.onStart);
     deps.bus.on("end", this.onEnd);
+    deps.bus.on("retry", this.onRetry);
   }
 
   /** The exposition text for a scrape. */
@@ -195,6 +204,7 @@ export class Metrics {
   close(): void {
     this.deps.bus.off("start", this.onStart);
     this.deps.bus.off("end", this.onEnd);
+    this.deps.bus.off("retry", this.onRetry);
   }
 
   private started(e: InferenceStart): void {

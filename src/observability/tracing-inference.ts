@@ -3,7 +3,7 @@ import type { FastifyRequest } from "fastify";
 import type { ChatEvent } from "../core/chat.js";
 import type { InferenceEnd } from "./lifecycle.js";
 import { endServerSpan, serverSpanOf } from "./tracing-http.js";
-import { failSpan, nowMs, tracer } from "./tracing-spans.js";
+import { failSpan, nowMs, tracer, withSpan } from "./tracing-spans.js";
 
 /** GenAI operation names by API route. */
 function operationOf(route: string): "chat" | "text_completion" | "embeddings" {
@@ -64,6 +64,22 @@ export class InferenceSpans {
       this.serverContext(),
     );
     this.genContext = trace.setSpan(context.active(), this.generation);
+  }
+
+  /** Failover moved the request to another target than the one `routed` named. */
+  served(backend: string, model: string): void {
+    this.generation?.setAttributes({ "llmux.backend": backend, "gen_ai.provider.name": backend === "local" ? "llmux" : backend, "llmux.model": model });
+  }
+
+  /**
+   * One attempt on a target, run in the generation span's context: for a provider, inside a
+   * `provider.attempt` span of its own (the local engine's spans already say what it did).
+   */
+  attempt<T>(backend: string, model: string, n: number, fn: () => Promise<T>): Promise<T> {
+    const ctx = this.genContext;
+    if (!ctx) return fn();
+    if (backend === "local") return context.with(ctx, fn);
+    return context.with(ctx, () => withSpan("provider.attempt", { "llmux.backend": backend, "llmux.model": model, "llmux.attempt": n }, fn));
   }
 
   /** The backend's events, pulled inside the generation span's context (so engine spans nest under it). */

@@ -15,8 +15,11 @@ export interface UpstreamRequest {
 
 const MAX_ERROR_BODY = 64 * 1024;
 
-/** Why our own controller aborted the fetch. */
-const TIMED_OUT = Symbol("timed out");
+/**
+ * Why our own controller aborted the fetch. An Error, not a Symbol: undici stringifies
+ * abort reasons in places, and a Symbol reason threw an uncaught TypeError there.
+ */
+class UpstreamTimedOut extends Error {}
 
 /**
  * One upstream HTTP exchange with a timer for the response headers and between body chunks,
@@ -38,12 +41,12 @@ class Exchange {
   }
 
   get timedOut(): boolean {
-    return this.controller.signal.aborted && this.controller.signal.reason === TIMED_OUT;
+    return this.controller.signal.aborted && this.controller.signal.reason instanceof UpstreamTimedOut;
   }
 
   arm(): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.controller.abort(TIMED_OUT), this.req.timeoutMs);
+    this.timer = setTimeout(() => this.controller.abort(new UpstreamTimedOut("upstream timed out")), this.req.timeoutMs);
   }
 
   close(): void {

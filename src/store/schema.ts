@@ -95,6 +95,17 @@ export interface ApiKeysTable {
   last_used_at: number | null;
 }
 
+/** One routing rule (`src/routing/rules/rules.ts`), in order. */
+export interface RoutingRulesTable {
+  /** 0-based order; the first matching rule wins. */
+  position: number;
+  id: string;
+  /** The whole `RoutingRule` as JSON. */
+  rule_json: string;
+  /** Epoch milliseconds. */
+  updated_at: number;
+}
+
 export interface Database {
   settings: SettingsTable;
   audit_log: AuditLogTable;
@@ -102,4 +113,5 @@ export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   api_keys: ApiKeysTable;
+  routing_rules: RoutingRulesTable;
 }

@@ -1,4 +1,6 @@
 import Anthropic from "@anthropic-ai/sdk";
+import { ProviderSet } from "../../src/routing/provider-set.js";
+import { Router } from "../../src/routing/router.js";
 import Fastify, { type FastifyInstance } from "fastify";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -220,7 +222,8 @@ describe("/v1/messages over scripted backends", () => {
   let url: string;
   const backend = new ScriptedBackend();
   before(async () => {
-    const router = { resolve: async (model: string) => ({ backend, model }) };
+    // The real router, with the scripted backend standing in for the local engine and every name a "local model".
+    const router = new Router({ get: async (id: string) => ({ id }) } as never, backend, new ProviderSet({ list: async () => [] } as never));
     app = Fastify({ genReqId: requestIdFor });
     app.setErrorHandler((err, request, reply) => sendProblem(request, reply, toLlmuxError(err)));
     registerAnthropicRoutes(app, { router: router as never, bus: new LifecycleBus(), timeouts: { get: () => 60 } as never });

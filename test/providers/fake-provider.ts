@@ -12,13 +12,17 @@ export type Behaviour =
   /** Sends the first `frames` SSE frames of `body`, then destroys the socket. */
   | { kind: "drop"; body: string; frames: number }
   /** Sends the first `frames` SSE frames of `body`, then keeps the connection open. */
-  | { kind: "hang"; body: string; frames: number };
+  | { kind: "hang"; body: string; frames: number }
+  /** Decides from the request (e.g. JSON or SSE by its `stream` field). */
+  | { kind: "fn"; fn: (r: Received) => Behaviour };
 
 export interface Received {
   method: string;
   url: string;
   headers: IncomingHttpHeaders;
   body: unknown;
+  /** The body's bytes as received (for pass-through identity). */
+  raw: Buffer;
 }
 
 /** A fake cloud provider on 127.0.0.1: a real HTTP server speaking SSE, recording what it receives. */
@@ -29,6 +33,10 @@ export class FakeProvider {
   fallback: Behaviour = { kind: "status", status: 500, body: { error: { message: "no behaviour" } } };
   /** Resolves each time a request's connection closes before its response finished. */
   closedEarly = 0;
+  /** When set, `GET …/models` lists these ids (without taking a queued behaviour). */
+  models: string[] | null = null;
+  /** Requests whose response has not ended yet. */
+  inFlight = 0;
   private closeWaiters: (() => void)[] = [];
   private server: Server;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -38,15 +46,23 @@ export class FakeProvider {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        this.received.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: text ? JSON.parse(text) : undefined });
+        const raw = Buffer.concat(chunks);
+        const text = raw.toString("utf8");
+        if (req.method === "GET" && /\/models(\?|$)/.test(req.url ?? "") && this.models) {
+          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ object: "list", data: this.models.map((id) => ({ id, object: "model", owned_by: "fake" })) }));
+          return;
+        }
+        const received: Received = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: text ? JSON.parse(text) : undefined, raw };
+        this.received.push(received);
+        this.inFlight++;
         res.on("close", () => {
+          this.inFlight--;
           if (!res.writableFinished) {
             this.closedEarly++;
             for (const w of this.closeWaiters.splice(0)) w();
           }
         });
-        this.respond(res, this.queue.shift() ?? this.fallback);
+        this.respond(res, this.queue.shift() ?? this.fallback, received);
       });
     });
   }
@@ -69,8 +85,11 @@ export class FakeProvider {
     await once(this.server, "close");
   }
 
-  private respond(res: ServerResponse, b: Behaviour): void {
+  private respond(res: ServerResponse, b: Behaviour, r: Received): void {
     switch (b.kind) {
+      case "fn":
+        this.respond(res, b.fn(r), r);
+        return;
       case "sse": {
         res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
         const size = b.chunkSize ?? b.body.length;
@@ -88,7 +107,7 @@ export class FakeProvider {
       case "slow": {
         const t = setTimeout(() => {
           this.timers.delete(t);
-          if (!res.destroyed) this.respond(res, b.then);
+          if (!res.destroyed) this.respond(res, b.then, r);
         }, b.delayMs);
         this.timers.add(t);
         return;

@@ -6,7 +6,7 @@ export function encodeOpenAIModel(info: ModelInfo, created: number): Record<stri
     id: info.id,
     object: "model",
     created,
-    owned_by: info.synthetic ? "llmux-synthetic" : "local",
+    owned_by: "llmux",
     llmux: {
       architecture: info.architecture,
       parameters: info.parameterCount,

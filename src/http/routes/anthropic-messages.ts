@@ -4,6 +4,7 @@ import { AnthropicStreamEncoder, collectAnthropicMessage } from "../../codecs/an
 import type { ChatBackend, ChatEvent, ChatRequest } from "../../core/chat.js";
 import { LlmuxError } from "../../errors/llmux-error.js";
 import type { Router } from "../../routing/router.js";
+import { forwardPassthrough, peekChat, routeChat } from "../gateway.js";
 import { beginInference, type InferenceDeps } from "../inference.js";
 import { pumpSse } from "../sse.js";
 
@@ -42,15 +43,22 @@ async function* withPromptSize(
 export function registerAnthropicRoutes(app: FastifyInstance, deps: { router: Router } & InferenceDeps): void {
   app.post("/v1/messages", { onRequest: anthropicRequestId, config: { auth: "inference" } }, async (request, reply) => {
     const tracker = beginInference(deps, request, reply, "messages", "anthropic");
-    const { request: chat } = decodeAnthropicMessages(request.body);
-    tracker.describe(chat.model, chat.stream);
-    const target = await deps.router.resolve(chat.model);
-    tracker.routed(target.backend.name, target.model);
-    const routed = { ...chat, model: target.model };
-    const events = tracker.observe(target.backend.stream(routed, { signal: tracker.signal }));
-    if (!chat.stream) return collectAnthropicMessage(events, chat.model);
-    const encoder = new AnthropicStreamEncoder(chat.model);
-    await pumpSse(request, reply, withPromptSize(events, target.backend, routed, encoder), () => encoder);
+    let decoded: ChatRequest | undefined;
+    const decode = () => (decoded ??= decodeAnthropicMessages(request.body).request);
+    // A body without a plain model name is decoded at once, for the decoder's precise error.
+    const head = peekChat(request.body) ?? decode();
+    tracker.describe(head.model, head.stream);
+    return routeChat(deps.router, tracker, request, "anthropic", head.model, decode, async (routed) => {
+      if (routed.kind === "raw") {
+        const encoder = new AnthropicStreamEncoder(head.model);
+        return forwardPassthrough(request, reply, tracker, routed.upstream, head.stream, { "request-id": request.id }, (e) => encoder.error(e, request.id));
+      }
+      const chat = decode();
+      const events = tracker.observe(routed.events);
+      if (!chat.stream) return collectAnthropicMessage(events, chat.model);
+      const encoder = new AnthropicStreamEncoder(chat.model);
+      await pumpSse(request, reply, withPromptSize(events, routed.backend, routed.request, encoder), () => encoder);
+    });
   });
 
   app.post("/v1/messages/count_tokens", { onRequest: anthropicRequestId, config: { auth: "inference" } }, async (request) => {

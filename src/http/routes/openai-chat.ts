@@ -2,19 +2,31 @@ import type { FastifyInstance } from "fastify";
 import { collectOpenAIChat, OpenAIChatStreamEncoder } from "../../codecs/openai/chat-response.js";
 import { decodeOpenAIChat } from "../../codecs/openai/chat-request.js";
 import type { Router } from "../../routing/router.js";
+import { forwardPassthrough, peekChat, routeChat } from "../gateway.js";
 import { beginInference, type InferenceDeps } from "../inference.js";
 import { pumpSse } from "../sse.js";
 
-/** `POST /v1/chat/completions`: decode, route, run, encode. Knows no engine. */
+/**
+ * `POST /v1/chat/completions`: decode, route (with failover), run, encode. An OpenAI-kind
+ * provider gets the client's body as it came and its answer goes back as it came. Knows no engine.
+ */
 export function registerOpenAIChatRoutes(app: FastifyInstance, deps: { router: Router } & InferenceDeps): void {
   app.post("/v1/chat/completions", { config: { auth: "inference" } }, async (request, reply) => {
     const tracker = beginInference(deps, request, reply, "chat", "openai");
-    const { request: chat, includeUsage } = decodeOpenAIChat(request.body);
-    tracker.describe(chat.model, chat.stream);
-    const target = await deps.router.resolve(chat.model);
-    tracker.routed(target.backend.name, target.model);
-    const events = tracker.observe(target.backend.stream({ ...chat, model: target.model }, { signal: tracker.signal }));
-    if (!chat.stream) return collectOpenAIChat(events, chat.model);
-    await pumpSse(request, reply, events, () => new OpenAIChatStreamEncoder(chat.model, includeUsage));
+    let decoded: ReturnType<typeof decodeOpenAIChat> | undefined;
+    const decode = () => (decoded ??= decodeOpenAIChat(request.body));
+    // A body without a plain model name is decoded at once, for the decoder's precise error.
+    const head = peekChat(request.body) ?? decode().request;
+    tracker.describe(head.model, head.stream);
+    return routeChat(deps.router, tracker, request, "openai", head.model, () => decode().request, async (routed) => {
+      if (routed.kind === "raw") {
+        const encoder = new OpenAIChatStreamEncoder(head.model, false);
+        return forwardPassthrough(request, reply, tracker, routed.upstream, head.stream, {}, (e) => encoder.error(e, request.id));
+      }
+      const { request: chat, includeUsage } = decode();
+      const events = tracker.observe(routed.events);
+      if (!chat.stream) return collectOpenAIChat(events, chat.model);
+      await pumpSse(request, reply, events, () => new OpenAIChatStreamEncoder(chat.model, includeUsage));
+    });
   });
 }

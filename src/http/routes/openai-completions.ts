@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { decodeOpenAICompletion } from "../../codecs/openai/completion-request.js";
 import { collectOpenAICompletion, OpenAICompletionStreamEncoder, type IndexedEvent } from "../../codecs/openai/completion-response.js";
+import { LlmuxError } from "../../errors/llmux-error.js";
 import type { Router } from "../../routing/router.js";
 import { mergeStreams } from "../../util/merge-streams.js";
 import { beginInference, type InferenceDeps } from "../inference.js";
@@ -14,6 +15,10 @@ export function registerOpenAICompletionRoutes(app: FastifyInstance, deps: { rou
     const model = decoded.requests[0].model;
     tracker.describe(model, decoded.stream);
     const target = await deps.router.resolve(model);
+    if (target.backend.name !== "local") {
+      // Provider backends speak chat only: a raw prompt would be silently dropped.
+      throw new LlmuxError("unsupported_parameter", `model '${model}' is routed to provider '${target.backend.name}'; /v1/completions serves local models only (use /v1/chat/completions)`, { param: "model" });
+    }
     tracker.routed(target.backend.name, target.model);
     const sources = decoded.requests.map((r) =>
       tracker.observe(target.backend.stream({ ...r, model: target.model }, { signal: tracker.signal })),

@@ -63,6 +63,18 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0004_routing_rules": {
+    async up(db: Kysely<unknown>) {
+      // One row per rule; `position` keeps the order (the first matching rule wins).
+      await db.schema
+        .createTable("routing_rules")
+        .addColumn("position", "integer", (c) => c.primaryKey())
+        .addColumn("id", "varchar(128)", (c) => c.notNull().unique())
+        .addColumn("rule_json", "text", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .execute();
+    },
+  },
   "0005_users_keys": {
     async up(db: Kysely<unknown>) {
       await db.schema

@@ -1,0 +1,15 @@
+// llmux for bench:gateway, in its own process, from the compiled build (dist/, as `llmux serve`
+// runs when installed): a fresh home, port 0, default settings (access log, audit and tracing on).
+// Writes `READY <url>` on fd 3 once listening.
+import { mkdtempSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const { startApp } = await import("../dist/app.js");
+const { resolveServeConfig } = await import("../dist/config.js");
+const home = mkdtempSync(join(tmpdir(), "llmux-bench-gw-"));
+const app = await startApp(resolveServeConfig({ host: "127.0.0.1", port: 0, home }));
+writeSync(3, `READY ${app.url}\n`); // fd 3: the bench reads it; stdout carries the access log
+const stop = () => void app.close().then(() => process.exit(0));
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);

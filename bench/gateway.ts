@@ -1,0 +1,193 @@
+/**
+ * bench:gateway — llmux as a gateway in front of an OpenAI-compatible upstream.
+ *
+ * A minimal mock upstream (bench/gateway-mock.mjs, plain node:http, fixed answers) and llmux
+ * (bench/gateway-server.mjs, from the compiled dist/) each run in their own process; llmux is configured through its admin
+ * API with an `openai-compatible` provider pointing at the mock and an exact rule for
+ * `bench-model`. Load comes from wrk (another process): 50 connections non-streaming,
+ * 20 streaming, and one connection of each for the added latency, straight at the mock and
+ * through llmux, alternating, in one run. Time to first byte of streams is measured by a small
+ * node client (bench/gateway-ttfb.mjs), also alternating. llmux's RSS is sampled under load.
+ *
+ * Writes a markdown table to stdout and the numbers to bench/results/gateway.json.
+ * Env: GATEWAY_BENCH_SECONDS (per run, default 5), GATEWAY_BENCH_ROUNDS (default 2).
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.GATEWAY_BENCH_ROUNDS ?? 2);
+const WRK = process.env.WRK ?? "/usr/bin/wrk";
+const here = new URL(".", import.meta.url).pathname;
+
+interface WrkResult {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+/**
+ * Starts a child and resolves with what it writes on fd 3 (`READY <value>`). Its stdout (the
+ * access log) goes to /dev/null: a pipe that the orchestrator drains late would block llmux's
+ * synchronous log writes and measure the pipe, not the gateway.
+ */
+function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; line: string }> {
+  const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "inherit", "pipe"], env });
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: child.stdio[3] as NodeJS.ReadableStream });
+    rl.on("line", (line) => {
+      if (line.startsWith("READY ")) resolve({ child, line: line.slice(6).trim() });
+    });
+    child.once("exit", (code) => reject(new Error(`${cmd} ${args.join(" ")} exited with ${code}`)));
+  });
+}
+
+const toMs = (v: string, unit: string): number => Number(v) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : unit === "m" ? 60000 : 1);
+
+function parseWrk(out: string): WrkResult {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const pct = (p: number) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m").exec(out);
+    return m ? toMs(m[1]!, m[2]!) : NaN;
+  };
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) + Number(sock[4]) : 0);
+  return { rps, p50Ms: pct(50), p99Ms: pct(99), errors };
+}
+
+async function wrk(url: string, connections: number, script: string): Promise<WrkResult> {
+  const { stdout } = await run(WRK, ["-t1", `-c${connections}`, `-d${SECONDS}s`, "--latency", "-s", script, url], { maxBuffer: 1 << 20 });
+  return parseWrk(stdout);
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Samples a process's RSS while `fn` runs; resolves with fn's result and the peak. */
+async function withRss<T>(pid: number, fn: () => Promise<T>): Promise<{ value: T; peakMiB: number }> {
+  let peak = rssMiB(pid);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rssMiB(pid));
+  }, 100);
+  try {
+    return { value: await fn(), peakMiB: peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "llmux-bench-wrk-"));
+  const lua = (stream: boolean) => {
+    const file = join(dir, stream ? "stream.lua" : "json.lua");
+    const body = JSON.stringify({ model: "bench-model", stream, messages: [{ role: "user", content: "Say hello." }] });
+    writeFileSync(file, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`);
+    return file;
+  };
+  const scripts = { json: lua(false), stream: lua(true) };
+
+  const mock = await start(process.execPath, [join(here, "gateway-mock.mjs")]);
+  const mockUrl = `http://127.0.0.1:${mock.line}`;
+  // llmux runs from its compiled build, as an installed `llmux serve` does (tsx would add its own memory and start-up).
+  process.stderr.write("building dist/ (tsc)…\n");
+  await run(process.execPath, [join(here, "..", "node_modules", "typescript", "bin", "tsc"), "-p", join(here, "..", "tsconfig.json")]);
+  const llmux = await start(process.execPath, [join(here, "gateway-server.mjs")]);
+  const llmuxUrl = llmux.line;
+  const children = [mock.child, llmux.child];
+  const stopAll = () => children.forEach((c) => c.kill("SIGTERM"));
+  process.on("exit", stopAll);
+  try {
+    const post = async (path: string, body: unknown, method = "POST") => {
+      const res = await fetch(`${llmuxUrl}${path}`, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    };
+    await post("/admin/providers", { name: "mock", kind: "openai-compatible", base_url: mockUrl });
+    await post("/admin/routing/rules", { rules: [{ id: "bench", match: { kind: "exact", pattern: "bench-model" }, targets: [{ backend: "mock" }] }] }, "PUT");
+    for (const stream of [false, true]) {
+      const res = await fetch(`${llmuxUrl}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "bench-model", stream, messages: [{ role: "user", content: "hi" }] }),
+      });
+      if (res.status !== 200) throw new Error(`sanity request failed: ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+    }
+    const rssIdle = rssMiB(llmux.child.pid!);
+
+    const scenarios = [
+      { name: "non-streaming, 50 connections", key: "json_c50", c: 50, script: scripts.json },
+      { name: "streaming, 20 connections", key: "stream_c20", c: 20, script: scripts.stream },
+      { name: "non-streaming, 1 connection", key: "json_c1", c: 1, script: scripts.json },
+      { name: "streaming, 1 connection", key: "stream_c1", c: 1, script: scripts.stream },
+    ];
+    const results: Record<string, { direct: WrkResult[]; llmux: WrkResult[]; rssPeakMiB: number }> = {};
+    let rssPeak = rssIdle;
+    for (const s of scenarios) {
+      results[s.key] = { direct: [], llmux: [], rssPeakMiB: 0 };
+      // Warm both paths (connection pools, JIT) before measuring.
+      await run(WRK, ["-t1", `-c${s.c}`, "-d1s", "-s", s.script, `${llmuxUrl}/v1/chat/completions`]);
+      for (let r = 0; r < ROUNDS; r++) {
+        process.stderr.write(`${s.name}: round ${r + 1}/${ROUNDS}\n`);
+        results[s.key]!.direct.push(await wrk(`${mockUrl}/v1/chat/completions`, s.c, s.script));
+        const { value, peakMiB } = await withRss(llmux.child.pid!, () => wrk(`${llmuxUrl}/v1/chat/completions`, s.c, s.script));
+        results[s.key]!.llmux.push(value);
+        results[s.key]!.rssPeakMiB = Math.max(results[s.key]!.rssPeakMiB, peakMiB);
+        rssPeak = Math.max(rssPeak, peakMiB);
+      }
+    }
+    const ttfb: { direct: { p50: number; p99: number }[]; llmux: { p50: number; p99: number }[] } = { direct: [], llmux: [] };
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [k, url] of [["direct", mockUrl], ["llmux", llmuxUrl]] as const) {
+        const { stdout } = await run(process.execPath, [join(here, "gateway-ttfb.mjs"), `${url}/v1/chat/completions`, "300"]);
+        ttfb[k].push(JSON.parse(stdout) as { p50: number; p99: number });
+      }
+    }
+
+    const row = (key: string) => {
+      const x = results[key]!;
+      const d = { rps: mean(x.direct.map((r) => r.rps)), p50: mean(x.direct.map((r) => r.p50Ms)), p99: mean(x.direct.map((r) => r.p99Ms)) };
+      const l = { rps: mean(x.llmux.map((r) => r.rps)), p50: mean(x.llmux.map((r) => r.p50Ms)), p99: mean(x.llmux.map((r) => r.p99Ms)) };
+      const errors = [...x.direct, ...x.llmux].reduce((a, r) => a + r.errors, 0);
+      return { d, l, errors, rss: x.rssPeakMiB };
+    };
+    const f = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
+    const lines = [
+      `## Gateway benchmark (${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs, ${SECONDS}s × ${ROUNDS} rounds per cell, means of rounds)`,
+      "",
+      "| load | direct req/s | llmux req/s | direct p50 ms | llmux p50 ms | direct p99 ms | llmux p99 ms | added p50 ms | llmux peak RSS MiB | errors |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ];
+    for (const s of scenarios) {
+      const { d, l, errors, rss } = row(s.key);
+      lines.push(`| ${s.name} | ${f(d.rps, 0)} | ${f(l.rps, 0)} | ${f(d.p50)} | ${f(l.p50)} | ${f(d.p99)} | ${f(l.p99)} | ${f(l.p50 - d.p50)} | ${f(rss, 1)} | ${errors} |`);
+    }
+    const tD = { p50: mean(ttfb.direct.map((t) => t.p50)), p99: mean(ttfb.direct.map((t) => t.p99)) };
+    const tL = { p50: mean(ttfb.llmux.map((t) => t.p50)), p99: mean(ttfb.llmux.map((t) => t.p99)) };
+    lines.push(
+      "",
+      `Time to first byte of a stream (1 connection, 300 requests): direct p50 ${f(tD.p50)} ms / p99 ${f(tD.p99)} ms; through llmux p50 ${f(tL.p50)} ms / p99 ${f(tL.p99)} ms (added p50 ${f(tL.p50 - tD.p50)} ms).`,
+      `llmux RSS: ${f(rssIdle, 1)} MiB idle after setup, ${f(rssPeak, 1)} MiB peak under load.`,
+    );
+    process.stdout.write(`${lines.join("\n")}\n`);
+    mkdirSync(join(here, "results"), { recursive: true });
+    writeFileSync(
+      join(here, "results", "gateway.json"),
+      `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, seconds: SECONDS, rounds: ROUNDS, results, ttfb, rssIdleMiB: rssIdle, rssPeakMiB: rssPeak }, null, 2)}\n`,
+    );
+  } finally {
+    stopAll();
+  }
+}
+
+await main();

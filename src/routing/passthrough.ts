@@ -1,0 +1,176 @@
+import type { IncomingHttpHeaders } from "node:http";
+import { StringDecoder } from "node:string_decoder";
+import { errors as undiciErrors } from "undici";
+import { ANTHROPIC_VERSION } from "../providers/anthropic-backend.js";
+import { connectionError, httpError, timeoutError, type UpstreamContext } from "../providers/upstream-errors.js";
+import type { ProviderEntry, ProviderProtocol } from "./provider-set.js";
+
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** What a pass-through call forwards: the client's own bytes, and what is needed to rename the model. */
+export interface PassthroughInput {
+  provider: ProviderEntry;
+  /** The provider's model name (after a rename). */
+  model: string;
+  /** The request body exactly as the client sent it. */
+  rawBody: Buffer;
+  /** The same body parsed (only re-serialised when the model is renamed). */
+  body: Record<string, unknown>;
+  clientHeaders: IncomingHttpHeaders;
+  signal: AbortSignal;
+}
+
+/** An upstream response that answered 2xx and sent its first bytes: committed, ready to forward. */
+export interface PassthroughResponse {
+  contentType: string;
+  /** The first body chunk (empty for an empty body). */
+  first: Buffer;
+  /** The rest of the body. Throws an `upstream_error` if the connection drops. */
+  rest: AsyncIterator<Buffer>;
+  /** Aborts the upstream request if the body was not read to its end. */
+  close(): void;
+}
+
+/** Whether a request of `protocol` can be forwarded byte for byte to `provider`. */
+export function canPassThrough(protocol: ProviderProtocol, provider: ProviderEntry | undefined): provider is ProviderEntry {
+  return provider !== undefined && provider.protocol === protocol;
+}
+
+function headersFor(p: ProviderEntry, client: IncomingHttpHeaders, length: number): Record<string, string> {
+  const c = p.config;
+  const h: Record<string, string> = { "content-type": "application/json", "content-length": String(length), accept: "application/json, text/event-stream" };
+  if (p.protocol === "anthropic") {
+    h["anthropic-version"] = typeof client["anthropic-version"] === "string" ? client["anthropic-version"] : ANTHROPIC_VERSION;
+    if (typeof client["anthropic-beta"] === "string") h["anthropic-beta"] = client["anthropic-beta"];
+  }
+  Object.assign(h, c.headers);
+  if (c.apiKey) {
+    if (p.protocol === "anthropic") h["x-api-key"] = c.apiKey;
+    else h.authorization = `Bearer ${c.apiKey}`;
+  }
+  return h;
+}
+
+function mapFailure(err: unknown, ctx: UpstreamContext, timeoutMs: number, midStream: boolean): Error {
+  const code = (err as { code?: unknown })?.code;
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
+    return timeoutError(ctx, timeoutMs, midStream);
+  }
+  return connectionError(err, ctx, midStream);
+}
+
+/**
+ * Sends the client's body to a provider of the same protocol, over the provider's keep-alive
+ * pool, untouched but for the model name (the bytes are forwarded as they came unless a rule
+ * renames the model). Resolves once the upstream answered 2xx and sent its first chunk, so a
+ * failure up to then can be retried elsewhere; an HTTP error is mapped like the canonical
+ * backends map it (429 keeps `Retry-After`).
+ */
+export async function openPassthrough(input: PassthroughInput): Promise<PassthroughResponse> {
+  const { provider, signal } = input;
+  const c = provider.config;
+  const ctx: UpstreamContext = { provider: c.name, model: input.model, apiKey: c.apiKey };
+  const body = input.body.model === input.model ? input.rawBody : Buffer.from(JSON.stringify({ ...input.body, model: input.model }));
+  let res;
+  try {
+    res = await provider.pool.request({
+      path: provider.chatPath,
+      method: "POST",
+      headers: headersFor(provider, input.clientHeaders, body.length),
+      body,
+      signal,
+    });
+  } catch (err) {
+    if (signal.aborted) throw signal.reason ?? err;
+    throw mapFailure(err, ctx, c.timeoutMs, false);
+  }
+  if (res.statusCode >= 300) {
+    let text = "";
+    try {
+      text = (await res.body.text()).slice(0, MAX_ERROR_BODY);
+    } catch {
+      // The status says enough.
+    }
+    const headers = new Headers();
+    const retryAfter = res.headers["retry-after"];
+    if (typeof retryAfter === "string") headers.set("retry-after", retryAfter);
+    throw httpError(res.statusCode, headers, text, ctx);
+  }
+  const it = res.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const close = () => {
+    if (!res.body.destroyed) res.body.destroy();
+  };
+  let first: IteratorResult<Buffer>;
+  try {
+    first = await it.next();
+  } catch (err) {
+    close();
+    if (signal.aborted) throw signal.reason ?? err;
+    throw mapFailure(err, ctx, c.timeoutMs, false);
+  }
+  const rest: AsyncIterator<Buffer> = {
+    async next() {
+      try {
+        return await it.next();
+      } catch (err) {
+        throw mapFailure(err, ctx, c.timeoutMs, true);
+      }
+    },
+  };
+  const contentType = typeof res.headers["content-type"] === "string" ? res.headers["content-type"] : "application/json";
+  return { contentType, first: first.done ? Buffer.alloc(0) : first.value, rest, close };
+}
+
+/** Token usage as the upstream reported it, read from its own words. */
+export interface SeenUsage {
+  promptTokens: number | null;
+  completionTokens: number | null;
+}
+
+/**
+ * Finds usage in a forwarded body without parsing every chunk: only the SSE `data:` lines
+ * that mention `"usage"` are parsed (OpenAI's last chunk with `stream_options.include_usage`,
+ * Anthropic's `message_start` and `message_delta`), or the whole body of a JSON answer.
+ */
+export class UsageScanner {
+  readonly usage: SeenUsage = { promptTokens: null, completionTokens: null };
+  private readonly decoder = new StringDecoder("utf8");
+  private carry = "";
+
+  /** A chunk of an SSE body. */
+  push(chunk: Buffer): void {
+    const text = this.carry + this.decoder.write(chunk);
+    const lastNl = text.lastIndexOf("\n");
+    if (lastNl < 0) {
+      this.carry = text.length > 65536 ? "" : text;
+      return;
+    }
+    this.carry = text.slice(lastNl + 1);
+    if (!text.includes('"usage"')) return;
+    for (const line of text.slice(0, lastNl).split("\n")) {
+      if (line.startsWith("data:") && line.includes('"usage"')) this.read(line.slice(5));
+    }
+  }
+
+  /** A whole JSON body. */
+  json(body: Buffer): void {
+    if (body.includes('"usage"')) this.read(body.toString("utf8"));
+  }
+
+  private read(json: string): void {
+    let v: Record<string, unknown>;
+    try {
+      v = JSON.parse(json) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const msg = v.message as Record<string, unknown> | undefined;
+    const u = (v.usage ?? msg?.usage) as Record<string, unknown> | null | undefined;
+    if (!u || typeof u !== "object") return;
+    const num = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? x : null);
+    const prompt = num(u.prompt_tokens) ?? num(u.input_tokens);
+    const completion = num(u.completion_tokens) ?? num(u.output_tokens);
+    if (prompt !== null) this.usage.promptTokens = prompt;
+    if (completion !== null) this.usage.completionTokens = completion;
+  }
+}

@@ -1,0 +1,300 @@
+import Anthropic from "@anthropic-ai/sdk";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import type { FakeProvider } from "../providers/fake-provider.js";
+import { addProvider, anthropicJson, anthropicSse, fake, openaiJson, openaiSse, setRules } from "./gateway-fixtures.js";
+
+const ANTHROPIC_TOOLS_SSE = readFileSync(new URL("../fixtures/anthropic/stream-tool-use.sse", import.meta.url), "utf8");
+const OPENAI_TOOLS_SSE = readFileSync(new URL("../fixtures/openai/real-tool-stream.sse", import.meta.url), "utf8");
+
+/** An OpenAI request with a system prompt, history, images (inline and URL), tools, tool calls and results, stop sequences. */
+const OPENAI_REQUEST = {
+  model: "to-claude",
+  max_tokens: 2048,
+  temperature: 0.2,
+  top_p: 0.9,
+  stop: ["END", "STOP"],
+  parallel_tool_calls: false,
+  tool_choice: { type: "function" as const, function: { name: "get_weather" } },
+  tools: [
+    { type: "function" as const, function: { name: "get_weather", description: "Current weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } },
+    { type: "function" as const, function: { name: "get_time", parameters: { type: "object", properties: {} } } },
+  ],
+  messages: [
+    { role: "system" as const, content: "You are terse." },
+    {
+      role: "user" as const,
+      content: [
+        { type: "text" as const, text: "What is this?" },
+        { type: "image_url" as const, image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } },
+      ],
+    },
+    { role: "assistant" as const, content: "A cat." },
+    {
+      role: "user" as const,
+      content: [
+        { type: "text" as const, text: "Weather and time where this was taken?" },
+        { type: "image_url" as const, image_url: { url: "https://example.com/cat.png" } },
+      ],
+    },
+    {
+      role: "assistant" as const,
+      content: null,
+      tool_calls: [
+        { id: "call_1", type: "function" as const, function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
+        { id: "call_2", type: "function" as const, function: { name: "get_time", arguments: "{}" } },
+      ],
+    },
+    { role: "tool" as const, tool_call_id: "call_1", content: "18C" },
+    { role: "tool" as const, tool_call_id: "call_2", content: "12:00" },
+    { role: "user" as const, content: "Thanks." },
+  ],
+};
+
+/** What an Anthropic provider must receive for {@link OPENAI_REQUEST} (model renamed by the rule). */
+const EXPECTED_ANTHROPIC_BODY = {
+  model: "claude-up",
+  max_tokens: 2048,
+  system: "You are terse.",
+  messages: [
+    { role: "user", content: [{ type: "text", text: "What is this?" }, { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBORw0KGgo=" } }] },
+    { role: "assistant", content: [{ type: "text", text: "A cat." }] },
+    { role: "user", content: [{ type: "text", text: "Weather and time where this was taken?" }, { type: "image", source: { type: "url", url: "https://example.com/cat.png" } }] },
+    {
+      role: "assistant",
+      content: [
+        { type: "tool_use", id: "call_1", name: "get_weather", input: { city: "Paris" } },
+        { type: "tool_use", id: "call_2", name: "get_time", input: {} },
+      ],
+    },
+    {
+      role: "user",
+      content: [
+        { type: "tool_result", tool_use_id: "call_1", content: "18C" },
+        { type: "tool_result", tool_use_id: "call_2", content: "12:00" },
+      ],
+    },
+    { role: "user", content: [{ type: "text", text: "Thanks." }] },
+  ],
+  temperature: 0.2,
+  top_p: 0.9,
+  stop_sequences: ["END", "STOP"],
+  tools: [
+    { name: "get_weather", description: "Current weather", input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } },
+    { name: "get_time", input_schema: { type: "object", properties: {} } },
+  ],
+  tool_choice: { type: "tool", name: "get_weather", disable_parallel_tool_use: true },
+  stream: true,
+};
+
+describe("protocol translation and pass-through through a real llmux", () => {
+  let s: TestServer;
+  let claude: FakeProvider;
+  let oai: FakeProvider;
+  let anthropic: Anthropic;
+
+  before(async () => {
+    s = await startTestServer();
+    const c = await fake("hi from claude", "anthropic");
+    const o = await fake("hi from openai", "openai");
+    claude = c.fp;
+    oai = o.fp;
+    await addProvider(s, { name: "claude", kind: "anthropic", base_url: c.url, api_key: "sk-ant-test-0123456789" });
+    await addProvider(s, { name: "oai", kind: "openai", base_url: o.url, api_key: "sk-oai-test-0123456789" });
+    await setRules(s, [
+      { id: "c", match: { kind: "exact", pattern: "to-claude" }, targets: [{ backend: "claude", model: "claude-up" }] },
+      { id: "o", match: { kind: "exact", pattern: "to-openai" }, targets: [{ backend: "oai", model: "gpt-up" }] },
+      { id: "o-same", match: { kind: "exact", pattern: "gpt-same" }, targets: [{ backend: "oai" }] },
+      { id: "c-same", match: { kind: "exact", pattern: "claude-same" }, targets: [{ backend: "claude" }] },
+    ]);
+    anthropic = new Anthropic({ baseURL: s.url, apiKey: "unused", maxRetries: 0 });
+  });
+
+  after(async () => {
+    await s.close();
+    await claude.stop();
+    await oai.stop();
+  });
+
+  it("OpenAI client → Anthropic provider: the request field by field, tool calls streamed back", async () => {
+    claude.queue.push({ kind: "sse", body: ANTHROPIC_TOOLS_SSE, chunkSize: 17 });
+    const st = await s.openai.chat.completions.create({ ...OPENAI_REQUEST, stream: true, stream_options: { include_usage: true } });
+    let text = "";
+    const calls: { id?: string; name?: string; args: string }[] = [];
+    let finish: string | null = null;
+    let usage: unknown = null;
+    for await (const c of st) {
+      const ch = c.choices[0];
+      text += ch?.delta?.content ?? "";
+      for (const tc of ch?.delta?.tool_calls ?? []) {
+        const slot = (calls[tc.index] ??= { args: "" });
+        if (tc.id) slot.id = tc.id;
+        if (tc.function?.name) slot.name = tc.function.name;
+        slot.args += tc.function?.arguments ?? "";
+      }
+      if (ch?.finish_reason) finish = ch.finish_reason;
+      if (c.usage) usage = c.usage;
+    }
+    const got = claude.received.at(-1)!;
+    assert.equal(got.url, "/v1/messages");
+    assert.equal(got.headers["x-api-key"], "sk-ant-test-0123456789");
+    const body = got.body as Record<string, unknown>;
+    for (const k of Object.keys(EXPECTED_ANTHROPIC_BODY) as (keyof typeof EXPECTED_ANTHROPIC_BODY)[]) assert.deepEqual(body[k], EXPECTED_ANTHROPIC_BODY[k], k);
+    assert.deepEqual(body, EXPECTED_ANTHROPIC_BODY);
+
+    assert.equal(text, "Checking.");
+    assert.deepEqual(
+      calls.map((c) => ({ name: c.name, args: JSON.parse(c.args) as unknown, hasId: typeof c.id === "string" && c.id.length > 0 })),
+      [
+        { name: "get_weather", args: { location: "Paris" }, hasId: true },
+        { name: "get_time", args: {}, hasId: true },
+      ],
+    );
+    assert.equal(finish, "tool_calls");
+    assert.deepEqual(usage && { p: (usage as { prompt_tokens: number }).prompt_tokens, c: (usage as { completion_tokens: number }).completion_tokens }, { p: 30, c: 25 });
+  });
+
+  it("OpenAI client → Anthropic provider: reasoning on, thinking and stop sequence come back", async () => {
+    claude.queue.push({ kind: "sse", body: readFileSync(new URL("../fixtures/anthropic/stream-thinking-text.sse", import.meta.url), "utf8"), chunkSize: 9 });
+    const r = await s.openai.chat.completions.create({
+      model: "to-claude",
+      max_tokens: 4000,
+      reasoning_effort: "high",
+      stop: ["END"],
+      messages: [{ role: "user", content: "Think first." }],
+    });
+    const body = claude.received.at(-1)!.body as Record<string, unknown>;
+    assert.deepEqual(body.thinking, { type: "enabled", budget_tokens: 2000 }, "half of max_tokens, as the Anthropic encoder budgets it");
+    assert.deepEqual(body.stop_sequences, ["END"]);
+    const msg = r.choices[0]!.message as unknown as { content: string; reasoning_content?: string };
+    assert.equal(msg.reasoning_content, "Let me think about it.");
+    assert.equal(msg.content, "Answer");
+    assert.equal(r.choices[0]!.finish_reason, "stop");
+    assert.deepEqual([r.usage?.prompt_tokens, r.usage?.completion_tokens], [20, 7]);
+  });
+
+  it("OpenAI client → Anthropic provider without streaming", async () => {
+    claude.queue.push({ kind: "sse", body: anthropicSse("plain answer") });
+    const r = await s.openai.chat.completions.create({ model: "to-claude", messages: [{ role: "user", content: "hi" }] });
+    assert.equal(r.choices[0]!.message.content, "plain answer");
+    assert.equal(r.model, "up-claude", "the model the provider reports serving");
+    assert.deepEqual([r.usage?.prompt_tokens, r.usage?.completion_tokens], [11, 4]);
+  });
+
+  it("Anthropic client → OpenAI provider: the request field by field, tool calls streamed back", async () => {
+    oai.queue.push({ kind: "sse", body: OPENAI_TOOLS_SSE, chunkSize: 23 });
+    const stream = anthropic.messages.stream({
+      model: "to-openai",
+      max_tokens: 512,
+      system: "Be brief.",
+      stop_sequences: ["END"],
+      temperature: 0.5,
+      tools: [{ name: "get_weather", description: "Current weather", input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } }],
+      tool_choice: { type: "tool", name: "get_weather" },
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "Where is this?" },
+            { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBORw0KGgo=" } },
+          ],
+        },
+        { role: "assistant", content: [{ type: "tool_use", id: "toolu_01", name: "get_weather", input: { city: "Paris" } }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_01", content: "18C" }] },
+      ],
+    });
+    const final = await stream.finalMessage();
+    const body = oai.received.at(-1)!.body as Record<string, unknown>;
+    assert.equal(oai.received.at(-1)!.headers.authorization, "Bearer sk-oai-test-0123456789");
+    assert.equal(body.model, "gpt-up");
+    assert.deepEqual(body.messages, [
+      { role: "system", content: "Be brief." },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "Where is this?" },
+          { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } },
+        ],
+      },
+      { role: "assistant", content: null, tool_calls: [{ id: "toolu_01", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+      { role: "tool", tool_call_id: "toolu_01", content: "18C" },
+    ]);
+    assert.deepEqual(body.tools, [
+      { type: "function", function: { name: "get_weather", description: "Current weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } },
+    ]);
+    assert.deepEqual(body.tool_choice, { type: "function", function: { name: "get_weather" } });
+    assert.deepEqual(body.stop, ["END"]);
+    assert.equal(body.temperature, 0.5);
+    assert.equal(body.stream, true);
+
+    assert.equal(final.model, "gpt-4.1-mini-2025-04-14", "the model the provider reports serving");
+    assert.equal(final.stop_reason, "tool_use");
+    const tool = final.content.find((b) => b.type === "tool_use");
+    assert.ok(tool && tool.type === "tool_use");
+    assert.equal(tool.name, "get_weather");
+    assert.deepEqual(tool.input, { city: "Paris" });
+    assert.match(tool.id, /^toolu_/);
+    assert.deepEqual([final.usage.input_tokens, final.usage.output_tokens], [81, 15]);
+  });
+
+  it("OpenAI → OpenAI passes the body through byte for byte, and the stream back untouched", async () => {
+    // Odd spacing and key order: re-encoding would change these bytes.
+    const sent = '{ "stream":true,"messages":[{"content":"hé \\u00e9","role":"user"}],   "model":"gpt-same","x_vendor_field":{"a":1}}';
+    const upstream = openaiSse("untouched", "vendor-model-name");
+    oai.queue.push({ kind: "sse", body: upstream, chunkSize: 31 });
+    const res = await fetch(`${s.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: sent });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), upstream, "the stream comes back as the provider sent it");
+    assert.ok(oai.received.at(-1)!.raw.equals(Buffer.from(sent)), "the provider got the client's exact bytes");
+  });
+
+  it("pass-through renames the model and nothing else; JSON answers come back as sent", async () => {
+    const sent = { model: "to-openai", messages: [{ role: "user", content: "x" }], logit_bias: { "50256": -100 }, stream: false };
+    oai.queue.push({ kind: "json", body: openaiJson("json answer", "gpt-up") });
+    const res = await fetch(`${s.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(sent) });
+    assert.deepEqual(await res.json(), openaiJson("json answer", "gpt-up"));
+    assert.deepEqual(oai.received.at(-1)!.body, { ...sent, model: "gpt-up" });
+  });
+
+  it("Anthropic → Anthropic passes through, forwarding anthropic-version and the stream as sent", async () => {
+    const upstream = anthropicSse("native", "claude-same");
+    claude.queue.push({ kind: "sse", body: upstream, chunkSize: 40 });
+    const sent = JSON.stringify({ model: "claude-same", max_tokens: 64, messages: [{ role: "user", content: "hi" }], stream: true, metadata: { user_id: "u1" } });
+    const res = await fetch(`${s.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json", "anthropic-version": "2023-06-01", "anthropic-beta": "tools-x" }, body: sent });
+    assert.equal(await res.text(), upstream);
+    const got = claude.received.at(-1)!;
+    assert.ok(got.raw.equals(Buffer.from(sent)));
+    assert.equal(got.headers["anthropic-beta"], "tools-x");
+    assert.equal(got.headers["x-api-key"], "sk-ant-test-0123456789");
+
+    claude.queue.push({ kind: "json", body: anthropicJson("native json", "claude-same") });
+    const msg = await anthropic.messages.create({ model: "claude-same", max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
+    assert.equal(msg.content[0]!.type === "text" && msg.content[0]!.text, "native json");
+  });
+
+  it("audit rows carry the usage the upstream reported on pass-through", async () => {
+    oai.queue.push({ kind: "sse", body: openaiSse("counted", "gpt-same", { prompt_tokens: 123, completion_tokens: 45 }) });
+    const st = await s.openai.chat.completions.create({ model: "gpt-same", messages: [{ role: "user", content: "hi" }], stream: true, stream_options: { include_usage: true } });
+    for await (const _ of st) void _;
+    let row: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && !row; i++) {
+      await new Promise((r) => setTimeout(r, 30));
+      const { items } = (await (await s.admin("/admin/audit?limit=50")).json()) as { items: Record<string, unknown>[] };
+      row = items.find((r) => r.prompt_tokens === 123);
+    }
+    assert.ok(row, "an audit row with the upstream's usage");
+    assert.equal(row.completion_tokens, 45);
+    assert.equal(row.backend, "oai");
+    assert.equal(row.model_served, "gpt-same");
+    assert.equal(row.status, "success");
+    assert.equal(typeof row.ttft_ms, "number");
+  });
+
+  it("a mid-stream drop on pass-through ends in an in-band error, in the client's protocol", async () => {
+    claude.queue.push({ kind: "drop", body: anthropicSse("cut short"), frames: 3 });
+    const stream = anthropic.messages.stream({ model: "claude-same", max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
+    await assert.rejects(stream.finalMessage(), /dropped mid-stream/);
+  });
+});
