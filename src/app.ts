@@ -4,6 +4,10 @@ import type { ServeConfig } from "./config.js";
 import { LocalBackend } from "./engine/local-backend.js";
 import { EmbeddingService } from "./engine/embeddings/embedding-service.js";
 import { ModelPool } from "./engine/model-pool.js";
+import { PoolSettings } from "./engine/pool/pool-settings.js";
+import { HubTokenStore } from "./hub/hub-token.js";
+import { loadSecretBox, type SecretBox } from "./security/secret-box.js";
+import { ModelSettingsRepository } from "./store/model-settings-repo.js";
 import { ModelRegistry } from "./engine/model-registry.js";
 import { synthesizeModel } from "./engine/synth/synthesize.js";
 import { AuditRetention, DEFAULT_RETENTION } from "./audit/retention.js";
@@ -31,6 +35,8 @@ export interface App {
   db: Db;
   registry: ModelRegistry;
   pool: ModelPool;
+  /** Per-model load and request settings. */
+  modelSettings: ModelSettingsRepository;
   /** Embedding models, each in its own runner process. */
   embeddings: EmbeddingService;
   bus: LifecycleBus;
@@ -52,8 +58,16 @@ export async function startApp(
 ): Promise<App> {
   const dbFile = join(config.home, "llmux.db");
   const db = await openDatabase(dbFile);
-  const timeouts = new TimeoutSettings(new SettingsRepository(db));
+  const settingsRepo = new SettingsRepository(db);
+  const timeouts = new TimeoutSettings(settingsRepo);
   await timeouts.load();
+  const poolSettings = new PoolSettings(settingsRepo);
+  await poolSettings.load();
+  const modelSettings = new ModelSettingsRepository(db);
+  await modelSettings.load();
+  const hubToken = new HubTokenStore(settingsRepo, () => (box ??= loadSecretBox(config.home)));
+  let box: SecretBox | undefined;
+  await hubToken.load();
   const registry = new ModelRegistry(join(config.home, "models"));
   await registry.refresh();
   if (registry.list().length === 0 && registry.unreadable().length === 0) {
@@ -61,15 +75,16 @@ export async function startApp(
     await registry.refresh();
   }
   const hubUrl = process.env.LLMUX_HUB_URL || undefined;
-  const hub = new HubClient({ baseUrl: hubUrl, token: process.env.HF_TOKEN });
-  const downloads = new DownloadManager({ modelsDir: registry.modelsDir, hubBaseUrl: hubUrl, token: process.env.HF_TOKEN });
+  const token = () => hubToken.current();
+  const hub = new HubClient({ baseUrl: hubUrl, token });
+  const downloads = new DownloadManager({ modelsDir: registry.modelsDir, hubBaseUrl: hubUrl, token });
   // Unfinished downloads from an earlier run come back paused; `resume` continues them.
   await downloads.recover();
   downloads.on("progress", (p: { state: string }) => {
     if (p.state === "done") void registry.refresh().catch(() => {});
   });
-  const pool = new ModelPool(config.engine);
-  const router = new Router(registry, new LocalBackend(registry, pool));
+  const pool = new ModelPool(config.engine, { settings: poolSettings, modelSettings: (id) => modelSettings.get(id) });
+  const router = new Router(registry, new LocalBackend(registry, pool, (id) => modelSettings.get(id)));
   const embeddings = new EmbeddingService(registry, config.engine);
   const bus = new LifecycleBus();
   const auditRepo = new AuditRepository(db);
@@ -84,11 +99,32 @@ export async function startApp(
   // Before the HTTP server exists, so its hooks see the tracer provider.
   const tracing = setupTracing({ serviceVersion: VERSION, ...options.tracing });
   const http = buildHttpServer(
-    { registry, router, embeddings, version: VERSION, bus, timeouts, auditRepo, auditWriter, metrics, hub, downloads },
+    {
+      registry,
+      router,
+      embeddings,
+      version: VERSION,
+      bus,
+      timeouts,
+      auditRepo,
+      auditWriter,
+      metrics,
+      hub,
+      downloads,
+      pool,
+      modelSettings,
+      unloadEmbeddings: (id) => embeddings.unload(id),
+      hubToken,
+    },
     { bodyLimit: config.bodyLimit, logLevel: config.logLevel, logStream: options.logStream },
   );
   const retention = new AuditRetention(auditRepo, dbFile, () => DEFAULT_RETENTION, http.log);
   retention.start();
+  // Files copied in or removed by hand show without a restart; a removed model's runner is ended.
+  const stopWatching = registry.watch(() => {
+    for (const m of pool.list()) if (!registry.has(m.id)) void pool.unload(m.id).catch(() => {});
+  });
+  void pool.loadPinned((id) => registry.get(id));
   await http.listen({ host: config.host, port: config.port });
   const addr = http.server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.port;
@@ -101,6 +137,7 @@ export async function startApp(
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([http.close(), grace]);
       retention.stop();
+      stopWatching();
       await downloads.close(); // partial files stay for the next start's recover()
       await auditWriter.close();
       await Promise.all([pool.closeAll(), embeddings.close()]);
@@ -109,6 +146,6 @@ export async function startApp(
     })();
     return closing;
   };
-  return { config, http, db, registry, pool, embeddings, bus, timeouts, auditRepo, auditWriter, url: `http://${host}:${port}`, close };
+  return { config, http, db, registry, pool, modelSettings, embeddings, bus, timeouts, auditRepo, auditWriter, url: `http://${host}:${port}`, close };
 }
 

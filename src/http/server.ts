@@ -8,6 +8,9 @@ import type { Metrics } from "../observability/metrics.js";
 import { installHttpTracing } from "../observability/tracing-http.js";
 import type { DownloadManager } from "../hub/downloader.js";
 import type { HubClient } from "../hub/hub-client.js";
+import type { HubTokenStore } from "../hub/hub-token.js";
+import type { ModelPool } from "../engine/model-pool.js";
+import type { ModelSettingsRepository } from "../store/model-settings-repo.js";
 import type { Router } from "../routing/router.js";
 import type { TimeoutSettings } from "../settings/timeouts.js";
 import type { AuditRepository } from "../store/audit-repo.js";
@@ -16,7 +19,9 @@ import { requestIdFor } from "./request-id.js";
 import { registerAdminAuditRoutes } from "./routes/admin-audit.js";
 import { registerAdminTimeoutRoutes } from "./routes/admin-timeouts.js";
 import { registerAnthropicRoutes } from "./routes/anthropic-messages.js";
-import { registerHubRoutes } from "./routes/hub.js";
+import { registerHubRoutes, registerHubTokenRoutes } from "./routes/hub.js";
+import { registerAdminPoolRoutes } from "./routes/admin-pool.js";
+import { registerLocalModelRoutes } from "./routes/local-models.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerMetricsRoutes } from "./routes/metrics.js";
 import { registerOpenAIChatRoutes } from "./routes/openai-chat.js";
@@ -40,6 +45,13 @@ export interface HttpDeps {
   /** Hub search and downloads (`/api/hub/*`, `/api/downloads`); absent: those routes are not served. */
   hub?: HubClient;
   downloads?: DownloadManager;
+  /** The model pool's admin API and `/api/models`; absent: those routes are not served. */
+  pool?: ModelPool;
+  modelSettings?: ModelSettingsRepository;
+  /** Unloads an embedding model before its file is deleted. */
+  unloadEmbeddings?: (id: string) => Promise<unknown>;
+  /** The stored Hugging Face token (`/admin/hub/token`). */
+  hubToken?: HubTokenStore;
 }
 
 export interface HttpOptions {
@@ -102,6 +114,11 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   registerAdminTimeoutRoutes(app, deps);
   registerMetricsRoutes(app, deps);
   if (deps.hub && deps.downloads) registerHubRoutes(app, { hub: deps.hub, downloads: deps.downloads });
+  if (deps.hubToken) registerHubTokenRoutes(app, { hubToken: deps.hubToken });
+  if (deps.pool && deps.modelSettings) {
+    registerAdminPoolRoutes(app, { pool: deps.pool, registry: deps.registry, modelSettings: deps.modelSettings });
+    registerLocalModelRoutes(app, { pool: deps.pool, registry: deps.registry, unloadEmbeddings: deps.unloadEmbeddings });
+  }
   // WebSocket routes must be declared after the plugin has loaded: hence the nested plugin.
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   void app.register(async (scoped) => registerAdminAuditRoutes(scoped, deps));

@@ -54,8 +54,17 @@ export interface ProvidersTable {
   updated_at: number;
 }
 
+/** Per-model load and request settings (JSON), applied at the model's next load or request. */
+export interface ModelSettingsTable {
+  model_id: string;
+  /** JSON of `ModelSettings` (src/store/model-settings-repo.ts). */
+  value: string;
+  updated_at: number;
+}
+
 export interface Database {
   settings: SettingsTable;
   audit_log: AuditLogTable;
   providers: ProvidersTable;
+  model_settings: ModelSettingsTable;
 }

@@ -63,4 +63,14 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0006_model_settings": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("model_settings")
+        .addColumn("model_id", "varchar(256)", (c) => c.primaryKey())
+        .addColumn("value", "text", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
