@@ -49,7 +49,8 @@ export function registerAdminPoolRoutes(app: FastifyInstance, deps: PoolRouteDep
   const chatModel = async (id: string): Promise<ModelInfo> => {
     const info = await registry.get(id);
     if (info.capabilities.embeddings && !info.capabilities.chat) {
-      throw new LlmuxError("validation_failed", `model '${id}' is an embedding model; the pool holds chat models`, { param: "id" });
+      const message = `model '${id}' is an embedding model; the pool holds chat models`;
+      throw new LlmuxError("validation_failed", message, { param: "id", fieldErrors: [{ field: "id", message }] });
     }
     return info;
   };
