@@ -83,7 +83,12 @@ export async function startApp(
   downloads.on("progress", (p: { state: string }) => {
     if (p.state === "done") void registry.refresh().catch(() => {});
   });
-  const pool = new ModelPool(config.engine, { settings: poolSettings, modelSettings: (id) => modelSettings.get(id) });
+  const pool = new ModelPool(config.engine, {
+    settings: poolSettings,
+    modelSettings: (id) => modelSettings.get(id),
+    // Used only once `http` exists (pinned loads start after it is built).
+    log: { warn: (obj, msg) => http.log.warn(obj, msg) },
+  });
   const router = new Router(registry, new LocalBackend(registry, pool, (id) => modelSettings.get(id)));
   const embeddings = new EmbeddingService(registry, config.engine);
   const bus = new LifecycleBus();
@@ -124,7 +129,10 @@ export async function startApp(
   const stopWatching = registry.watch(() => {
     for (const m of pool.list()) if (!registry.has(m.id)) void pool.unload(m.id).catch(() => {});
   });
-  void pool.loadPinned((id) => registry.get(id));
+  // Pinned models load at start, and when a settings change pins more.
+  const loadPinned = () => void pool.loadPinned((id) => registry.get(id));
+  poolSettings.onChange(loadPinned);
+  loadPinned();
   await http.listen({ host: config.host, port: config.port });
   const addr = http.server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.port;

@@ -199,3 +199,21 @@ describe("pool admin API validation", () => {
     assert.equal((await s.admin("/admin/models/nope/settings")).status, 404);
   });
 });
+
+describe("pinned models load at start", () => {
+  it("a model pinned through the settings loads at once, and again when the server restarts", async () => {
+    const home = await makeHome({ a: { preset: "tiny" }, b: { preset: "tiny", seed: 2 } });
+    let s = await startTestServer({ home });
+    try {
+      assert.equal((await put(s, "/admin/pool/settings", { pinned: ["b"] })).status, 200);
+      await until(async () => (await poolStatus(s)).models.find((m: { id: string; state: string }) => m.id === "b" && m.state === "ready"), "the pinned model to load");
+      await s.close();
+      s = await startTestServer({ home });
+      const b = await until(async () => (await poolStatus(s)).models.find((m: { id: string; state: string }) => m.id === "b" && m.state === "ready"), "the pinned model to load at start");
+      assert.equal(b.pinned, true);
+      assert.equal(b.requests_served, 0, "loaded with no request asking for it");
+    } finally {
+      await s.close();
+    }
+  });
+});
