@@ -4,6 +4,10 @@ import type { ServeConfig } from "./config.js";
 import { LocalBackend } from "./engine/local-backend.js";
 import { EmbeddingService } from "./engine/embeddings/embedding-service.js";
 import { ModelPool } from "./engine/model-pool.js";
+import { PoolSettings } from "./engine/pool/pool-settings.js";
+import { HubTokenStore } from "./hub/hub-token.js";
+import { loadDerivedKey, loadSecretBox } from "./security/secret-box.js";
+import { ModelSettingsRepository } from "./store/model-settings-repo.js";
 import { ModelRegistry } from "./engine/model-registry.js";
 import { synthesizeModel } from "./engine/synth/synthesize.js";
 import { AuditRetention, DEFAULT_RETENTION } from "./audit/retention.js";
@@ -18,13 +22,11 @@ import { Metrics } from "./observability/metrics.js";
 import { setupTracing, type TracingOptions } from "./observability/tracing.js";
 import { ProviderSet } from "./routing/provider-set.js";
 import { Router } from "./routing/router.js";
-import { loadSecretBox } from "./security/secret-box.js";
 import { ProvidersRepository } from "./store/providers-repo.js";
 import { RoutingRulesRepository } from "./store/routing-rules-repo.js";
 import { TimeoutSettings } from "./settings/timeouts.js";
 import { AuditRepository } from "./store/audit-repo.js";
 import { openDatabase, type Db } from "./store/db.js";
-import { loadDerivedKey } from "./security/secret-box.js";
 import { ApiKeysRepository } from "./store/api-keys-repo.js";
 import { SessionsRepository } from "./store/sessions-repo.js";
 import { SettingsRepository } from "./store/settings-repo.js";
@@ -42,6 +44,8 @@ export interface App {
   db: Db;
   registry: ModelRegistry;
   pool: ModelPool;
+  /** Per-model load and request settings. */
+  modelSettings: ModelSettingsRepository;
   /** Embedding models, each in its own runner process. */
   embeddings: EmbeddingService;
   bus: LifecycleBus;
@@ -69,8 +73,17 @@ export async function startApp(
   const exposure = checkExposure(config);
   const dbFile = join(config.home, "llmux.db");
   const db = await openDatabase(dbFile);
-  const timeouts = new TimeoutSettings(new SettingsRepository(db));
+  const settingsRepo = new SettingsRepository(db);
+  const timeouts = new TimeoutSettings(settingsRepo);
   await timeouts.load();
+  const poolSettings = new PoolSettings(settingsRepo);
+  await poolSettings.load();
+  const modelSettings = new ModelSettingsRepository(db);
+  await modelSettings.load();
+  // One key seals every stored secret (provider keys, the HF token).
+  const box = loadSecretBox(config.home);
+  const hubToken = new HubTokenStore(settingsRepo, () => box);
+  await hubToken.load();
   const registry = new ModelRegistry(join(config.home, "models"));
   await registry.refresh();
   if (registry.list().length === 0 && registry.unreadable().length === 0) {
@@ -78,16 +91,22 @@ export async function startApp(
     await registry.refresh();
   }
   const hubUrl = process.env.LLMUX_HUB_URL || undefined;
-  const hub = new HubClient({ baseUrl: hubUrl, token: process.env.HF_TOKEN });
-  const downloads = new DownloadManager({ modelsDir: registry.modelsDir, hubBaseUrl: hubUrl, token: process.env.HF_TOKEN });
+  const token = () => hubToken.current();
+  const hub = new HubClient({ baseUrl: hubUrl, token });
+  const downloads = new DownloadManager({ modelsDir: registry.modelsDir, hubBaseUrl: hubUrl, token });
   // Unfinished downloads from an earlier run come back paused; `resume` continues them.
   await downloads.recover();
   downloads.on("progress", (p: { state: string }) => {
     if (p.state === "done") void registry.refresh().catch(() => {});
   });
-  const pool = new ModelPool(config.engine);
-  const providersRepo = new ProvidersRepository(db, loadSecretBox(config.home));
-  const router = new Router(registry, new LocalBackend(registry, pool), new ProviderSet(providersRepo), new RoutingRulesRepository(db));
+  const pool = new ModelPool(config.engine, {
+    settings: poolSettings,
+    modelSettings: (id) => modelSettings.get(id),
+    // Used only once `http` exists (pinned loads start after it is built).
+    log: { warn: (obj, msg) => http.log.warn(obj, msg) },
+  });
+  const providersRepo = new ProvidersRepository(db, box);
+  const router = new Router(registry, new LocalBackend(registry, pool, (id) => modelSettings.get(id)), new ProviderSet(providersRepo), new RoutingRulesRepository(db));
   await router.load();
   const embeddings = new EmbeddingService(registry, config.engine);
   const bus = new LifecycleBus();
@@ -110,7 +129,26 @@ export async function startApp(
   // Before the HTTP server exists, so its hooks see the tracer provider.
   const tracing = setupTracing({ serviceVersion: VERSION, ...options.tracing });
   const http = buildHttpServer(
-    { registry, router, embeddings, version: VERSION, bus, timeouts, auditRepo, auditWriter, metrics, hub, downloads, auth, usage: new UsageRepository(db), providersRepo },
+    {
+      registry,
+      router,
+      embeddings,
+      version: VERSION,
+      bus,
+      timeouts,
+      auditRepo,
+      auditWriter,
+      metrics,
+      hub,
+      downloads,
+      pool,
+      modelSettings,
+      unloadEmbeddings: (id) => embeddings.unload(id),
+      hubToken,
+      auth,
+      usage: new UsageRepository(db),
+      providersRepo,
+    },
     {
       bodyLimit: config.bodyLimit,
       logLevel: config.logLevel,
@@ -122,6 +160,14 @@ export async function startApp(
   if (exposure.warning) http.log.warn(exposure.warning);
   const retention = new AuditRetention(auditRepo, dbFile, () => DEFAULT_RETENTION, http.log);
   retention.start();
+  // Files copied in or removed by hand show without a restart; a removed model's runner is ended.
+  const stopWatching = registry.watch(() => {
+    for (const m of pool.list()) if (!registry.has(m.id)) void pool.unload(m.id).catch(() => {});
+  });
+  // Pinned models load at start, and when a settings change pins more.
+  const loadPinned = () => void pool.loadPinned((id) => registry.get(id));
+  poolSettings.onChange(loadPinned);
+  loadPinned();
   await http.listen({ host: config.host, port: config.port });
   const addr = http.server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.port;
@@ -134,6 +180,7 @@ export async function startApp(
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([http.close(), grace]);
       retention.stop();
+      stopWatching();
       await downloads.close(); // partial files stay for the next start's recover()
       await auditWriter.close();
       await Promise.all([pool.closeAll(), embeddings.close(), router.providers.close()]);
@@ -142,6 +189,6 @@ export async function startApp(
     })();
     return closing;
   };
-  return { config, http, db, registry, pool, embeddings, bus, timeouts, auditRepo, auditWriter, auth, router, url: `http://${host}:${port}`, close };
+  return { config, http, db, registry, pool, modelSettings, embeddings, bus, timeouts, auditRepo, auditWriter, auth, router, url: `http://${host}:${port}`, close };
 }
 

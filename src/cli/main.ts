@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from "commander";
 import { registerBenchCommand } from "./bench.js";
+import { registerLocalModelCommands } from "./local-models.js";
 import { registerModelCommands } from "./models.js";
 import { registerPullCommand } from "./pull.js";
 import { registerServeCommand } from "./serve.js";
@@ -11,6 +12,7 @@ const program = new Command();
 program.name("llmux").description("Local-first LLM server and manager").version(VERSION);
 registerServeCommand(program);
 registerModelCommands(program);
+registerLocalModelCommands(program);
 registerPullCommand(program);
 registerBenchCommand(program);
 registerUserCommands(program);

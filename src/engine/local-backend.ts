@@ -1,9 +1,10 @@
-import type { ChatBackend, ChatEvent, ChatRequest, StreamOptions } from "../core/chat.js";
+import type { ChatBackend, ChatEvent, ChatRequest, SamplingParams, StreamOptions } from "../core/chat.js";
 import { LlmuxError } from "../errors/llmux-error.js";
 import { recordRunnerPhases } from "../observability/tracing-spans.js";
 import type { ModelInfo } from "./gguf/model-info.js";
 import { ANY_JSON_OBJECT, toGrammarSchema } from "./grammar/json-schema.js";
-import type { ModelPool } from "./model-pool.js";
+import type { ModelSettings } from "../store/model-settings-repo.js";
+import type { ModelPool, PoolLease } from "./model-pool.js";
 import type { ModelRegistry } from "./model-registry.js";
 import { OutputParser, parseWholeAnswerCall } from "./output/output-parser.js";
 import { forcedToolCallGrammar, toolCallFormatFor, type GrammarSpec, type ToolCallFormat } from "./output/tool-format.js";
@@ -31,14 +32,26 @@ export class LocalBackend implements ChatBackend {
   constructor(
     private readonly registry: ModelRegistry,
     private readonly pool: ModelPool,
+    /** A model's own settings: default sampling and system prompt, read at each request. */
+    private readonly modelSettings?: (id: string) => ModelSettings,
   ) {}
 
   async *stream(request: ChatRequest, { signal }: StreamOptions): AsyncIterable<ChatEvent> {
     const prep = await this.prepare(request);
-    const loaded = await this.pool.acquire(prep.info);
-    if (signal.aborted) return;
-    const events = loaded.runner.generate(
-      { prompt: prep.prompt, maxTokens: request.maxTokens, stop: request.stop, sampling: request.sampling, grammar: prep.grammar },
+    const lease = await this.pool.acquire(prep.info);
+    try {
+      if (signal.aborted) return;
+      yield* this.run(request, prep, lease.runner, signal);
+    } finally {
+      // The model may be evicted or idle-unloaded only once nothing holds it.
+      lease.release();
+    }
+  }
+
+  private async *run(request: ChatRequest, prep: Prepared, runner: PoolLease["runner"], signal: AbortSignal): AsyncIterable<ChatEvent> {
+    const sampling = { ...this.samplingDefaults(prep.info.id), ...definedOnly(request.sampling) };
+    const events = runner.generate(
+      { prompt: prep.prompt, maxTokens: request.maxTokens, stop: request.stop, sampling, grammar: prep.grammar },
       signal,
     );
     const parser = new OutputParser({
@@ -77,8 +90,19 @@ export class LocalBackend implements ChatBackend {
 
   async countTokens(request: ChatRequest): Promise<number> {
     const { info, prompt } = await this.prepare(request);
-    const loaded = await this.pool.ensureLoaded(info);
-    return loaded.runner.tokenize(prompt);
+    const lease = await this.pool.acquire(info, { countRequest: false });
+    try {
+      return await lease.runner.tokenize(prompt);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** A model's default sampling (its settings), under whatever the request sets. */
+  private samplingDefaults(id: string): SamplingParams {
+    const s = this.modelSettings?.(id).sampling;
+    if (!s) return {};
+    return definedOnly({ temperature: s.temperature, topP: s.top_p, topK: s.top_k, minP: s.min_p, repeatPenalty: s.repeat_penalty });
   }
 
   /** Checks what this engine can serve, renders the prompt and chooses the grammar. */
@@ -123,7 +147,12 @@ export class LocalBackend implements ChatBackend {
     // A grammar decides the first token, so a constrained answer cannot start with thinking.
     const thinking = grammar ? false : request.reasoning?.enabled;
     const enableThinking = info.capabilities.reasoning ? thinking : undefined;
-    const prompt = renderChatPrompt(info.chatTemplate, request, { withTools: useTools, enableThinking });
+    const systemPrompt = this.modelSettings?.(info.id).system_prompt;
+    const withSystem =
+      systemPrompt && !request.messages.some((m) => m.role === "system")
+        ? { ...request, messages: [{ role: "system" as const, content: [{ type: "text" as const, text: systemPrompt }] }, ...request.messages] }
+        : request;
+    const prompt = renderChatPrompt(info.chatTemplate, withSystem, { withTools: useTools, enableThinking });
     return {
       info,
       prompt,
@@ -132,4 +161,9 @@ export class LocalBackend implements ChatBackend {
       reasoning: info.capabilities.reasoning && enableThinking !== false,
     };
   }
+}
+
+/** The fields that are set (so a request's undefined does not hide a model's default). */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

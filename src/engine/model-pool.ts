@@ -1,85 +1,407 @@
 import type { EngineConfig } from "../config.js";
+import { LlmuxError } from "../errors/llmux-error.js";
 import { withSpan } from "../observability/tracing-spans.js";
+import type { ModelSettings } from "../store/model-settings-repo.js";
 import type { ModelInfo } from "./gguf/model-info.js";
+import { estimateModelMemory, type MemoryEstimate } from "./pool/estimate.js";
+import { formatBytes } from "./pool/memory-budget.js";
+import { defaultPoolSettings, PoolSettings } from "./pool/pool-settings.js";
 import { RunnerClient } from "./runner/runner-client.js";
+import type { LoadedModel, PoolLease, PoolModelState, PoolModelStatus, PoolStatus } from "./pool/types.js";
+import type { RunnerLoadOptions } from "./runner/protocol.js";
 
-/** One loaded model as the pool sees it. */
-export interface LoadedModel {
-  id: string;
-  runner: RunnerClient;
-  lastUsed: number;
-  requestsServed: number;
+export type { LoadedModel, PoolLease, PoolModelState, PoolModelStatus, PoolStatus } from "./pool/types.js";
+
+interface Entry extends LoadedModel {
+  info: ModelInfo;
+  state: PoolModelState;
+  estimate: MemoryEstimate;
+  load: RunnerLoadOptions;
+  /** Requests holding the model (from acquire to release). */
+  leases: number;
+  /** Settles when the load ends (rejects when it failed). */
+  ready: Promise<void>;
+  /** Settles once the runner process is gone. */
+  gone: Promise<void>;
 }
 
+export interface ModelPoolOptions {
+  settings?: PoolSettings;
+  /** A model's own load settings (context size, slots, threads, GPU layers). */
+  modelSettings?: (id: string) => ModelSettings;
+  /** How often idle models and the budget are checked, in ms. */
+  sweepMs?: number;
+  log?: { warn(obj: object, msg: string): void };
+}
+
+const inMemoryStore = () => {
+  const m = new Map<string, unknown>();
+  return { get: async <T,>(k: string) => m.get(k) as T | undefined, set: async (k: string, v: unknown) => void m.set(k, v) };
+};
+
 /**
- * Loaded models, each in its own runner process. Loads on first use (concurrent
- * first requests share one load), forgets a runner that died so the next request
- * loads the model again, and unloads by ending the process.
+ * Loaded chat models, each in its own runner process, kept within a memory budget and a
+ * maximum count. A model's cost is estimated from its GGUF before loading; to make room the
+ * least recently used models are unloaded, never one holding a request or pinned; a model
+ * that cannot fit is refused with `pool_exhausted` saying why. Idle models are unloaded
+ * after the keep-alive. A loaded model is charged the larger of its estimate and its
+ * measured RSS, so an estimate that is too low cannot push the pool over its budget twice.
+ *
+ * The pool knows no HTTP: routes call it and render its errors.
  */
 export class ModelPool {
-  private readonly loaded = new Map<string, LoadedModel>();
-  private readonly loading = new Map<string, Promise<LoadedModel>>();
+  private readonly entries = new Map<string, Entry>();
+  /** The highest RSS each model was seen at: its next admission is charged at least this. */
+  private readonly observedPeak = new Map<string, number>();
+  /** Admissions run one at a time, so two loads cannot both count the same free memory. */
+  private admitting: Promise<unknown> = Promise.resolve();
+  private readonly sweeper: NodeJS.Timeout;
+  private closed = false;
+  readonly settings: PoolSettings;
 
-  constructor(private readonly engine: EngineConfig) {}
-
-  /** The runner for a model, loading it if needed, counted as one request served; rejects with `model_load_failed` on a bad file. */
-  async acquire(info: ModelInfo): Promise<LoadedModel> {
-    const model = await this.ensureLoaded(info);
-    model.requestsServed++;
-    return model;
+  constructor(
+    private readonly engine: EngineConfig,
+    private readonly options: ModelPoolOptions = {},
+  ) {
+    this.settings = options.settings ?? new PoolSettings(inMemoryStore(), undefined, { ...defaultPoolSettings(), keepAliveS: 0 });
+    this.settings.onChange(() => void this.serialized(() => this.enforce()).catch(() => {}));
+    this.sweeper = setInterval(() => this.sweep(), options.sweepMs ?? 1000);
+    this.sweeper.unref();
   }
 
-  /** The runner for a model, loading it if needed, without counting a request (token counting, preloads). */
+  /**
+   * Holds a model for one request, loading it first if needed (concurrent first requests
+   * share one load). Rejects with `pool_exhausted` when it cannot fit, `model_load_failed`
+   * on a bad file. `countRequest: false` for work that is not a request served (token counting).
+   */
+  async acquire(info: ModelInfo, { countRequest = true } = {}): Promise<PoolLease> {
+    const entry = await this.hold(info);
+    if (countRequest) entry.requestsServed++;
+    let released = false;
+    return {
+      model: entry,
+      runner: entry.runner,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.leases--;
+        entry.lastUsed = Date.now();
+      },
+    };
+  }
+
+  /** Loads a model (if needed) and returns it once ready, without holding it. */
   async ensureLoaded(info: ModelInfo): Promise<LoadedModel> {
-    const ready = this.loaded.get(info.id);
-    if (ready?.runner.alive) {
-      ready.lastUsed = Date.now();
-      return ready;
-    }
-    let pending = this.loading.get(info.id);
-    if (!pending) {
-      pending = this.load(info).finally(() => this.loading.delete(info.id));
-      this.loading.set(info.id, pending);
-    }
-    const model = await pending;
-    model.lastUsed = Date.now();
-    return model;
+    const lease = await this.acquire(info, { countRequest: false });
+    lease.release();
+    return lease.model;
   }
 
-  private async load(info: ModelInfo): Promise<LoadedModel> {
-    const runner = new RunnerClient(info.id);
-    // A span only here: a model already loaded has no load to show.
-    await withSpan("model.load", { "llmux.model": info.id }, () =>
-      runner.start({
-        modelPath: info.path,
-        contextSize: Math.min(this.engine.contextSize, info.contextLength || this.engine.contextSize),
-        parallel: this.engine.parallel,
-        threads: this.engine.threads,
-        useMmap: this.engine.useMmap,
-        vocabSize: info.vocabSize,
-      }),
-    );
-    const model: LoadedModel = { id: info.id, runner, lastUsed: Date.now(), requestsServed: 0 };
-    this.loaded.set(info.id, model);
-    runner.once("exit", () => {
-      if (this.loaded.get(info.id) === model) this.loaded.delete(info.id);
-    });
-    return model;
-  }
-
+  /** Ready models (the metrics and tests read their runners). */
   list(): LoadedModel[] {
-    return [...this.loaded.values()];
+    return [...this.entries.values()].filter((e) => e.state === "ready");
   }
 
-  async unload(id: string): Promise<boolean> {
-    const model = this.loaded.get(id);
-    if (!model) return false;
-    this.loaded.delete(id);
-    await model.runner.stop();
+  has(id: string): boolean {
+    return this.entries.has(id);
+  }
+
+  /** Memory charged to the pool now: loading models at their estimate, others at max(estimate, RSS). */
+  usedBytes(): number {
+    let used = 0;
+    for (const e of this.entries.values()) used += this.charge(e);
+    return used;
+  }
+
+  /** The admin API's view: limits, use, and every model loading, ready or unloading. */
+  async status(): Promise<PoolStatus> {
+    const s = this.settings.current;
+    const models = await Promise.all([...this.entries.values()].map((e) => this.describe(e)));
+    return { budget_bytes: this.settings.budgetBytes, used_bytes: this.usedBytes(), max_models: s.maxModels, keep_alive_s: s.keepAliveS, models };
+  }
+
+  /** One model's row, or undefined when it is not in the pool. */
+  async describeModel(id: string): Promise<PoolModelStatus | undefined> {
+    const e = this.entries.get(id);
+    return e ? this.describe(e) : undefined;
+  }
+
+  /** What loading a model would cost now (its settings applied), before loading it. */
+  estimate(info: ModelInfo): MemoryEstimate {
+    return estimateModelMemory(info, this.loadOptions(info));
+  }
+
+  /**
+   * Unloads a model. Refuses (`model_busy`) while it holds a request unless `force`,
+   * which ends those requests. Resolves false when it was not loaded.
+   */
+  async unload(id: string, { force = false } = {}): Promise<boolean> {
+    const e = this.entries.get(id);
+    if (!e) return false;
+    if (e.state === "loading") await e.ready.catch(() => {});
+    if (!force && this.busy(e)) {
+      throw new LlmuxError("model_busy", `model '${id}' is serving ${this.inFlight(e)} request(s); unload it when they end`);
+    }
+    await this.unloadEntry(e);
     return true;
   }
 
-  async closeAll(): Promise<void> {
-    await Promise.all([...this.loaded.keys()].map((id) => this.unload(id)));
+  /** Pins or unpins a model; pinning loads it (resolves once ready). */
+  async pin(info: ModelInfo, pinned: boolean): Promise<void> {
+    if (pinned) await this.ensureLoaded(info);
+    await this.settings.setPinned(info.id, pinned);
   }
+
+  /** Loads the pinned models (at start); a failure is logged, not thrown. */
+  async loadPinned(find: (id: string) => Promise<ModelInfo>): Promise<void> {
+    await Promise.all(
+      this.settings.current.pinned.map(async (id) => {
+        try {
+          await this.ensureLoaded(await find(id));
+        } catch (err) {
+          this.options.log?.warn({ model: id, err: (err as Error).message }, "pinned model not loaded");
+        }
+      }),
+    );
+  }
+
+  async closeAll(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    await Promise.allSettled([...this.entries.values()].map((e) => e.ready));
+    await Promise.all([...this.entries.values()].map((e) => this.unloadEntry(e)));
+  }
+
+  // ---- internals ----
+
+  private async hold(info: ModelInfo): Promise<Entry> {
+    for (;;) {
+      if (this.closed) throw new LlmuxError("shutting_down", "the server is shutting down");
+      const e = this.entries.get(info.id);
+      if (!e) {
+        await this.serialized(() => this.admit(info));
+        continue;
+      }
+      if (e.state === "loading") {
+        await e.ready;
+        continue;
+      }
+      if (e.state === "unloading") {
+        await e.gone;
+        continue;
+      }
+      if (!e.runner.alive) {
+        await e.gone;
+        continue;
+      }
+      // The file changed since this runner loaded it: load the new one once nothing holds the old.
+      if (e.info !== info && !this.busy(e)) {
+        await this.unloadEntry(e);
+        continue;
+      }
+      // Taken in the same turn the state was checked: no eviction can slip in between.
+      e.leases++;
+      e.lastUsed = Date.now();
+      return e;
+    }
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.admitting.then(fn, fn);
+    this.admitting = run.catch(() => {});
+    return run;
+  }
+
+  /** Makes room for a model (unloading the least recently used that may go) and starts its load. */
+  private async admit(info: ModelInfo): Promise<void> {
+    if (this.entries.has(info.id) || this.closed) return;
+    // Models already unloading still hold their memory: wait until they are gone.
+    await Promise.all([...this.entries.values()].filter((e) => e.state === "unloading").map((e) => e.gone));
+    const load = this.loadOptions(info);
+    const estimate = estimateModelMemory(info, load);
+    const need = Math.max(estimate.totalBytes, this.observedPeak.get(info.id) ?? 0);
+    const budget = this.settings.budgetBytes;
+    const max = this.settings.current.maxModels;
+    if (need > budget) {
+      throw new LlmuxError(
+        "pool_exhausted",
+        `model '${info.id}' needs about ${formatBytes(need)} (context ${load.contextSize} × ${load.parallel} slots), more than the whole pool budget of ${formatBytes(budget)}; raise the budget or lower its context size or slots`,
+        { extra: { model: info.id, needed_bytes: need, budget_bytes: budget } },
+      );
+    }
+    const candidates = [...this.entries.values()].filter((e) => this.evictable(e)).sort((a, b) => a.lastUsed - b.lastUsed);
+    const victims: Entry[] = [];
+    let used = this.usedBytes();
+    let count = this.entries.size;
+    while (used + need > budget || count + 1 > max) {
+      const v = candidates.shift();
+      if (!v) throw this.exhausted(info.id, need, used, count, victims);
+      victims.push(v);
+      used -= this.charge(v);
+      count--;
+    }
+    // Marked unloading in this same turn, so no request can take them meanwhile.
+    await Promise.all(victims.map((v) => this.unloadEntry(v)));
+    this.startLoad(info, load, estimate);
+  }
+
+  private exhausted(id: string, need: number, used: number, count: number, chosen: Entry[]): LlmuxError {
+    const held = [...this.entries.values()]
+      .filter((e) => !chosen.includes(e))
+      .map((e) => `'${e.id}' (${this.pinned(e.id) ? "pinned" : e.state === "loading" ? "loading" : `serving ${this.inFlight(e)} request(s)`}, ${formatBytes(this.charge(e))})`);
+    const s = this.settings.current;
+    const why =
+      count + 1 > s.maxModels
+        ? `the pool already holds its maximum of ${s.maxModels} model(s)`
+        : `it needs about ${formatBytes(need)} and only ${formatBytes(Math.max(0, this.settings.budgetBytes - used))} of the ${formatBytes(this.settings.budgetBytes)} budget can be freed`;
+    return new LlmuxError("pool_exhausted", `cannot load model '${id}': ${why}, and no loaded model can be unloaded now: ${held.join(", ") || "none"}`, {
+      extra: { model: id, needed_bytes: need, budget_bytes: this.settings.budgetBytes, used_bytes: used },
+      headers: { "retry-after": "5" },
+    });
+  }
+
+  private startLoad(info: ModelInfo, load: RunnerLoadOptions, estimate: MemoryEstimate): void {
+    const runner = new RunnerClient(info.id);
+    let resolveGone!: () => void;
+    const gone = new Promise<void>((r) => (resolveGone = r));
+    const entry: Entry = {
+      id: info.id,
+      info,
+      runner,
+      state: "loading",
+      estimate,
+      load,
+      leases: 0,
+      lastUsed: Date.now(),
+      requestsServed: 0,
+      ready: Promise.resolve(),
+      gone,
+    };
+    runner.once("exit", () => {
+      if (this.entries.get(info.id) === entry) this.entries.delete(info.id);
+      resolveGone();
+    });
+    // A span only here: a model already loaded has no load to show.
+    entry.ready = withSpan("model.load", { "llmux.model": info.id }, () => runner.start(load)).then(
+      () => {
+        if (entry.state === "loading") entry.state = "ready";
+        entry.lastUsed = Date.now();
+        this.sample(entry);
+      },
+      (err: unknown) => {
+        if (this.entries.get(info.id) === entry) this.entries.delete(info.id);
+        void runner.stop();
+        resolveGone();
+        throw err;
+      },
+    );
+    entry.ready.catch(() => {}); // waiters see the error; nobody waiting is fine too
+    this.entries.set(info.id, entry);
+  }
+
+  private unloadEntry(e: Entry): Promise<void> {
+    if (e.state !== "unloading") {
+      e.state = "unloading";
+      void e.runner.stop();
+    }
+    return e.gone;
+  }
+
+  private loadOptions(info: ModelInfo): RunnerLoadOptions {
+    const own = this.options.modelSettings?.(info.id) ?? {};
+    const context = own.context_size ?? this.engine.contextSize;
+    return {
+      modelPath: info.path,
+      contextSize: Math.min(context, info.contextLength || context),
+      parallel: own.parallel ?? this.engine.parallel,
+      threads: own.threads ?? this.engine.threads,
+      useMmap: this.engine.useMmap,
+      ...(own.gpu_layers !== undefined ? { gpuLayers: own.gpu_layers } : {}),
+      vocabSize: info.vocabSize,
+    };
+  }
+
+  private pinned(id: string): boolean {
+    return this.settings.current.pinned.includes(id);
+  }
+
+  private inFlight(e: Entry): number {
+    return Math.max(e.leases, e.runner.inFlight);
+  }
+
+  private busy(e: Entry): boolean {
+    return this.inFlight(e) > 0;
+  }
+
+  private evictable(e: Entry): boolean {
+    return e.state === "ready" && !this.pinned(e.id) && !this.busy(e);
+  }
+
+  private charge(e: Entry): number {
+    const est = e.estimate.totalBytes;
+    if (e.state === "loading") return Math.max(est, this.observedPeak.get(e.id) ?? 0);
+    return Math.max(est, this.sample(e) ?? 0);
+  }
+
+  /** Reads a runner's RSS and remembers the model's peak. */
+  private sample(e: Entry): number | null {
+    const rss = e.runner.rssBytes();
+    if (rss !== null && rss > (this.observedPeak.get(e.id) ?? 0)) this.observedPeak.set(e.id, rss);
+    return rss;
+  }
+
+  private async describe(e: Entry): Promise<PoolModelStatus> {
+    let slotsBusy = e.runner.inFlight;
+    if (e.state === "ready") {
+      const stats = await withTimeout(e.runner.stats(), 1000).catch(() => null);
+      if (stats) slotsBusy = stats.busySlots;
+    }
+    return {
+      id: e.id,
+      state: e.state,
+      estimated_bytes: e.estimate.totalBytes,
+      rss_bytes: this.sample(e),
+      slots: e.runner.info?.parallel ?? e.load.parallel,
+      slots_busy: slotsBusy,
+      context_size: e.runner.info?.contextSize ?? e.load.contextSize,
+      last_used: e.lastUsed,
+      requests_served: e.requestsServed,
+      pinned: this.pinned(e.id),
+    };
+  }
+
+  /** Unloads idle models past the keep-alive, and evicts while over the budget or the count. */
+  private sweep(): void {
+    if (this.closed) return;
+    const keepAliveMs = this.settings.current.keepAliveS * 1000;
+    const now = Date.now();
+    for (const e of this.entries.values()) {
+      this.sample(e);
+      if (keepAliveMs > 0 && this.evictable(e) && now - e.lastUsed >= keepAliveMs) void this.unloadEntry(e);
+    }
+    if (this.usedBytes() > this.settings.budgetBytes || this.entries.size > this.settings.current.maxModels) {
+      void this.serialized(() => this.enforce()).catch(() => {});
+    }
+  }
+
+  /** Unloads the least recently used models that may go until the pool is within its limits. */
+  private async enforce(): Promise<void> {
+    const candidates = [...this.entries.values()].filter((e) => this.evictable(e)).sort((a, b) => a.lastUsed - b.lastUsed);
+    const gone: Promise<void>[] = [];
+    const live = () => [...this.entries.values()].filter((e) => e.state !== "unloading");
+    const used = () => live().reduce((n, e) => n + this.charge(e), 0);
+    while ((used() > this.settings.budgetBytes || live().length > this.settings.current.maxModels) && candidates.length > 0) {
+      gone.push(this.unloadEntry(candidates.shift()!));
+    }
+    await Promise.all(gone);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("timed out")), ms);
+    timer.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

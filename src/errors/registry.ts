@@ -37,6 +37,7 @@ export const ERROR_REGISTRY = {
   model_not_found: spec(404, "Model not found", "invalid_request_error", "not_found_error"),
   route_not_found: spec(404, "Not found", "invalid_request_error", "not_found_error"),
   method_not_allowed: spec(405, "Method not allowed", "invalid_request_error", "invalid_request_error"),
+  model_busy: spec(409, "Model is serving requests", "invalid_request_error", "invalid_request_error"),
   payload_too_large: spec(413, "Request body too large", "invalid_request_error", "request_too_large"),
   unsupported_media_type: spec(415, "Unsupported media type", "invalid_request_error", "invalid_request_error"),
   rate_limited: spec(429, "Too many requests", "rate_limit_error", "rate_limit_error", true),
@@ -45,6 +46,7 @@ export const ERROR_REGISTRY = {
   model_crashed: spec(502, "Model runner crashed", "server_error", "api_error", true),
   upstream_error: spec(502, "Upstream provider error", "server_error", "api_error", true),
   engine_unavailable: spec(503, "Engine unavailable", "server_error", "overloaded_error", true),
+  pool_exhausted: spec(503, "Model pool exhausted", "server_error", "overloaded_error", true),
   shutting_down: spec(503, "Server is shutting down", "server_error", "overloaded_error", true),
   timeout: spec(504, "Request timed out", "timeout_error", "api_error"),
 } satisfies Record<string, ErrorSpec>;

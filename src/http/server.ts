@@ -10,6 +10,9 @@ import type { Metrics } from "../observability/metrics.js";
 import { installHttpTracing } from "../observability/tracing-http.js";
 import type { DownloadManager } from "../hub/downloader.js";
 import type { HubClient } from "../hub/hub-client.js";
+import type { HubTokenStore } from "../hub/hub-token.js";
+import type { ModelPool } from "../engine/model-pool.js";
+import type { ModelSettingsRepository } from "../store/model-settings-repo.js";
 import type { Router } from "../routing/router.js";
 import type { TimeoutSettings } from "../settings/timeouts.js";
 import type { AuditRepository } from "../store/audit-repo.js";
@@ -28,7 +31,9 @@ import { registerAdminProviderRoutes } from "./routes/admin-providers.js";
 import { registerAdminRoutingRoutes } from "./routes/admin-routing.js";
 import { registerAdminTimeoutRoutes } from "./routes/admin-timeouts.js";
 import { registerAnthropicRoutes } from "./routes/anthropic-messages.js";
-import { registerHubRoutes } from "./routes/hub.js";
+import { registerHubRoutes, registerHubTokenRoutes } from "./routes/hub.js";
+import { registerAdminPoolRoutes } from "./routes/admin-pool.js";
+import { registerLocalModelRoutes } from "./routes/local-models.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerMetricsRoutes } from "./routes/metrics.js";
 import { registerOpenAIChatRoutes } from "./routes/openai-chat.js";
@@ -57,6 +62,13 @@ export interface HttpDeps {
   usage: UsageRepository;
   /** Cloud providers (`/admin/providers`); absent: those routes are not served. */
   providersRepo?: ProvidersRepository;
+  /** The model pool's admin API and `/api/models`; absent: those routes are not served. */
+  pool?: ModelPool;
+  modelSettings?: ModelSettingsRepository;
+  /** Unloads an embedding model before its file is deleted. */
+  unloadEmbeddings?: (id: string) => Promise<unknown>;
+  /** The stored Hugging Face token (`/admin/hub/token`). */
+  hubToken?: HubTokenStore;
 }
 
 export interface HttpOptions {
@@ -137,6 +149,11 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   registerAdminRoutingRoutes(app, deps);
   if (deps.providersRepo) registerAdminProviderRoutes(app, { providersRepo: deps.providersRepo, providers: deps.router.providers });
   if (deps.hub && deps.downloads) registerHubRoutes(app, { hub: deps.hub, downloads: deps.downloads });
+  if (deps.hubToken) registerHubTokenRoutes(app, { hubToken: deps.hubToken });
+  if (deps.pool && deps.modelSettings) {
+    registerAdminPoolRoutes(app, { pool: deps.pool, registry: deps.registry, modelSettings: deps.modelSettings });
+    registerLocalModelRoutes(app, { pool: deps.pool, registry: deps.registry, unloadEmbeddings: deps.unloadEmbeddings });
+  }
   // WebSocket routes must be declared after the plugin has loaded: hence the nested plugin.
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   void app.register(async (scoped) => registerAdminAuditRoutes(scoped, deps));

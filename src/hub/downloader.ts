@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { LlmuxError, invalidField, isLlmuxError } from "../errors/llmux-error.js";
 import { PARTIAL_DIR, partPath, readAllStates, statePath, writeState, type PartialState } from "./download-state.js";
 import type { HubFile } from "./gguf-files.js";
-import { DEFAULT_HUB_URL, hubHeaders, hubStatusError, normalizeHubUrl } from "./hub-client.js";
+import { DEFAULT_HUB_URL, hubHeaders, hubStatusError, normalizeHubUrl, tokenSource, type TokenOption } from "./hub-client.js";
 import { assertRepoFilePath, assertRepoId, encodeRepoPath, localModelName } from "./repo-id.js";
 
 export type DownloadState = "queued" | "downloading" | "paused" | "verifying" | "done" | "failed" | "cancelled";
@@ -49,7 +49,7 @@ export type StatfsFn = (path: string) => Promise<{ bavail: number | bigint; bsiz
 export interface DownloadManagerOptions {
   modelsDir: string;
   hubBaseUrl?: string;
-  token?: string;
+  token?: TokenOption;
   /** Files transferring at once (default 2). */
   maxConcurrent?: number;
   /** Attempts without progress after a dropped connection or a 5xx before failing (default 4). */
@@ -98,7 +98,7 @@ export class DownloadManager extends EventEmitter {
   readonly modelsDir: string;
   readonly partialDir: string;
   readonly hubBaseUrl: string;
-  readonly #token?: string;
+  readonly #token: () => string | undefined;
   readonly #maxConcurrent: number;
   readonly #maxRetries: number;
   readonly #retryDelayMs: number;
@@ -114,7 +114,7 @@ export class DownloadManager extends EventEmitter {
     this.modelsDir = opts.modelsDir;
     this.partialDir = join(opts.modelsDir, PARTIAL_DIR);
     this.hubBaseUrl = normalizeHubUrl(opts.hubBaseUrl ?? DEFAULT_HUB_URL);
-    this.#token = opts.token || undefined;
+    this.#token = tokenSource(opts.token);
     this.#maxConcurrent = Math.max(1, opts.maxConcurrent ?? 2);
     this.#maxRetries = opts.maxRetries ?? 4;
     this.#retryDelayMs = opts.retryDelayMs ?? 500;
@@ -385,7 +385,7 @@ export class DownloadManager extends EventEmitter {
   /** One HTTP attempt from `offset`; throws on a dropped connection (retried by the caller). */
   async #transfer(f: FileJob, part: string, offset: number, signal: AbortSignal): Promise<void> {
     const url = `${this.hubBaseUrl}/${f.dl.repo}/resolve/main/${encodeRepoPath(f.spec.path)}`;
-    const headers = hubHeaders(this.#token, offset > 0 ? { range: `bytes=${offset}-` } : {});
+    const headers = hubHeaders(this.#token(), offset > 0 ? { range: `bytes=${offset}-` } : {});
     // fetch drops Authorization itself on a redirect to another origin (the hub's CDN).
     const res = await fetch(url, { headers, signal, redirect: "follow" });
     if (res.status === 416 && offset > 0) {

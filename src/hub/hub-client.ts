@@ -12,8 +12,8 @@ export const DEFAULT_HUB_URL = "https://huggingface.co";
 export interface HubClientOptions {
   /** Hub origin, default `https://huggingface.co`. */
   baseUrl?: string;
-  /** Access token for gated or private repos, sent as `Authorization: Bearer`. */
-  token?: string;
+  /** Access token for gated or private repos, sent as `Authorization: Bearer`; a function is asked at each request (the token can change at run time). */
+  token?: TokenOption;
 }
 
 export interface HubSearchQuery {
@@ -50,6 +50,12 @@ export function normalizeHubUrl(baseUrl: string): string {
   return u.href.replace(/\/+$/, "");
 }
 
+/** A fixed token, or a function asked at each request. */
+export type TokenOption = string | (() => string | undefined);
+
+export const tokenSource = (t: TokenOption | undefined): (() => string | undefined) =>
+  typeof t === "function" ? () => t() || undefined : () => t || undefined;
+
 /** Request headers for the hub; the token never leaves this object except on the wire. */
 export function hubHeaders(token: string | undefined, extra: Record<string, string> = {}): Record<string, string> {
   const h: Record<string, string> = { "user-agent": "llmux", ...extra };
@@ -69,11 +75,11 @@ export function hubStatusError(status: number, what: string): LlmuxError {
 
 export class HubClient {
   readonly baseUrl: string;
-  readonly #token?: string;
+  readonly #token: () => string | undefined;
 
   constructor(opts: HubClientOptions = {}) {
     this.baseUrl = normalizeHubUrl(opts.baseUrl ?? DEFAULT_HUB_URL);
-    this.#token = opts.token || undefined;
+    this.#token = tokenSource(opts.token);
   }
 
   /** GGUF repos matching the query, most downloaded (or most recently modified) first. */
@@ -129,7 +135,7 @@ export class HubClient {
   async #get(url: string, what: string): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(url, { headers: hubHeaders(this.#token, { accept: "application/json" }), signal: AbortSignal.timeout(30_000) });
+      res = await fetch(url, { headers: hubHeaders(this.#token(), { accept: "application/json" }), signal: AbortSignal.timeout(30_000) });
     } catch (err) {
       throw new LlmuxError("upstream_error", `could not reach the hub at ${new URL(this.baseUrl).host} for ${what}`, { cause: err });
     }

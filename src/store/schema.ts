@@ -106,6 +106,14 @@ export interface RoutingRulesTable {
   updated_at: number;
 }
 
+/** Per-model load and request settings (JSON), applied at the model's next load or request. */
+export interface ModelSettingsTable {
+  model_id: string;
+  /** JSON of `ModelSettings` (src/store/model-settings-repo.ts). */
+  value: string;
+  updated_at: number;
+}
+
 export interface Database {
   settings: SettingsTable;
   audit_log: AuditLogTable;
@@ -114,4 +122,5 @@ export interface Database {
   sessions: SessionsTable;
   api_keys: ApiKeysTable;
   routing_rules: RoutingRulesTable;
+  model_settings: ModelSettingsTable;
 }

@@ -30,6 +30,8 @@ export interface ModelInfo {
   path: string;
   /** File size in bytes. */
   sizeBytes: number;
+  /** Bytes of tensor data (the file less its header and metadata): what the weights take once loaded. */
+  tensorBytes: number;
   /** `general.architecture`, e.g. "qwen2", "llama", "bert". */
   architecture: string;
   /** `general.name`, when set. */
@@ -50,6 +52,8 @@ export interface ModelInfo {
   headCount: number;
   /** `<arch>.attention.head_count_kv`, defaulting to headCount. */
   headCountKv: number;
+  /** `<arch>.attention.key_length`, defaulting to embeddingLength / headCount. */
+  headDim: number;
   /** Number of tokens in `tokenizer.ggml.tokens` (else `<arch>.vocab_size`). */
   vocabSize: number;
   /** `tokenizer.ggml.model` ("gpt2", "llama"...), when set. */
@@ -127,6 +131,7 @@ export function modelInfoFromHeader(h: GgufHeader, sizeBytes = h.fileSize): Mode
     id: fileName.toLowerCase().endsWith(".gguf") ? fileName.slice(0, -5) : fileName,
     path: h.path,
     sizeBytes,
+    tensorBytes: Math.max(0, sizeBytes - h.dataOffset),
     architecture,
     name: metaString(h, "general.name"),
     parameterCount: h.totalElements,
@@ -137,6 +142,7 @@ export function modelInfoFromHeader(h: GgufHeader, sizeBytes = h.fileSize): Mode
     blockCount: metaNumber(h, `${a}.block_count`) ?? 0,
     headCount,
     headCountKv: firstNumber(h, `${a}.attention.head_count_kv`) ?? headCount,
+    headDim: metaNumber(h, `${a}.attention.key_length`) ?? (headCount > 0 ? Math.floor((metaNumber(h, `${a}.embedding_length`) ?? 0) / headCount) : 0),
     vocabSize: tokens?.length ?? metaNumber(h, `${a}.vocab_size`) ?? 0,
     tokenizerModel,
     chatTemplate,

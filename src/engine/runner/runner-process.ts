@@ -1,10 +1,29 @@
-import { fork, type ChildProcess } from "node:child_process";
+import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { LlmuxError } from "../../errors/llmux-error.js";
 
 const STDERR_TAIL_BYTES = 4096;
+
+/** A process's resident memory in bytes, or null when it cannot be read. */
+export function readRss(pid: number): number | null {
+  if (process.platform === "linux") {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      return m ? Number(m[1]) * 1024 : null;
+    } catch {
+      return null;
+    }
+  }
+  try {
+    // No /proc (macOS): ps reports RSS in KiB. Synchronous, but only pool status and scrapes ask.
+    const kb = Number(execFileSync("ps", ["-o", "rss=", "-p", String(pid)], { encoding: "utf8", timeout: 2000 }).trim());
+    return Number.isFinite(kb) && kb > 0 ? kb * 1024 : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * One model runner child process, whatever it runs (chat or embeddings): spawned
@@ -90,15 +109,10 @@ export class RunnerProcess extends EventEmitter<{ message: [unknown]; exit: [{ c
     return new LlmuxError("model_crashed", `the runner of model '${this.modelId}' died (${signal ?? `exit ${code}`})${this.lastWords()}`);
   }
 
-  /** Resident memory of the process, read from the kernel (Linux), in bytes. */
+  /** Resident memory of the process in bytes: `/proc/<pid>/status` on Linux, `ps -o rss=` elsewhere (macOS). */
   rssBytes(): number | null {
     if (!this.child.pid || this.exited) return null;
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.child.pid}/status`, "utf8"));
-      return m ? Number(m[1]) * 1024 : null;
-    } catch {
-      return null;
-    }
+    return readRss(this.child.pid);
   }
 
   /** Ends the runner: that is how a model is unloaded. Resolves once the process is gone. */

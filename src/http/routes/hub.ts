@@ -3,6 +3,7 @@ import { z } from "zod";
 import { parseBody } from "../../codecs/validation.js";
 import type { DownloadManager, DownloadProgress, DownloadState } from "../../hub/downloader.js";
 import type { HubClient } from "../../hub/hub-client.js";
+import type { HubTokenStore } from "../../hub/hub-token.js";
 import { resolveDownloadFiles } from "../../hub/resolve-files.js";
 import { SseWriter } from "../sse.js";
 
@@ -83,5 +84,18 @@ export function registerHubRoutes(app: FastifyInstance, deps: { hub: HubClient; 
       reply.raw.off("close", onClose);
       sse.end();
     }
+  });
+}
+
+const tokenBody = z.strictObject({ token: z.string().min(1).max(4096).regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces").nullable() });
+
+/** `PUT /admin/hub/token` {token|null} → 204 (stored sealed); `GET /admin/hub/token` → `{ set }`, never the token. */
+export function registerHubTokenRoutes(app: FastifyInstance, deps: { hubToken: HubTokenStore }): void {
+  const admin = { config: { auth: "admin" as const } };
+  app.get("/admin/hub/token", admin, async () => ({ set: deps.hubToken.isSet() }));
+  app.put("/admin/hub/token", admin, async (request, reply) => {
+    const { token } = parseBody(tokenBody, request.body);
+    await deps.hubToken.set(token);
+    return reply.code(204).send();
   });
 }

@@ -112,4 +112,14 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex("api_keys_user_id").on("api_keys").column("user_id").execute();
     },
   },
+  "0006_model_settings": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("model_settings")
+        .addColumn("model_id", "varchar(256)", (c) => c.primaryKey())
+        .addColumn("value", "text", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .execute();
+    },
+  },
 };

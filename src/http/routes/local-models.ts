@@ -1,0 +1,33 @@
+import type { FastifyInstance } from "fastify";
+import type { ModelPool } from "../../engine/model-pool.js";
+import type { ModelRegistry } from "../../engine/model-registry.js";
+import { deleteLocalModel } from "../../engine/pool/delete-model.js";
+
+/** `GET /api/models` (local models with their metadata and capabilities) and `DELETE /api/models/:id`. */
+export function registerLocalModelRoutes(app: FastifyInstance, deps: { pool: ModelPool; registry: ModelRegistry; unloadEmbeddings?: (id: string) => Promise<unknown> }): void {
+  app.get("/api/models", { config: { auth: "user" } }, async () => {
+    await deps.registry.refresh();
+    return {
+      models: deps.registry.list().map((m) => ({
+        id: m.id,
+        architecture: m.architecture,
+        parameters: m.parameterCount,
+        quantization: m.quantization,
+        context_length: m.contextLength,
+        size_bytes: m.sizeBytes,
+        capabilities: { tools: m.capabilities.tools, reasoning: m.capabilities.reasoning, embeddings: m.capabilities.embeddings },
+        synthetic: m.synthetic,
+        loaded: deps.pool.has(m.id),
+      })),
+    };
+  });
+
+  app.delete<{ Params: { id: string } }>("/api/models/:id", { config: { auth: "admin" } }, async (request, reply) => {
+    const unload = async (id: string) => {
+      await deps.pool.unload(id);
+      await deps.unloadEmbeddings?.(id);
+    };
+    await deleteLocalModel(deps.registry, { unload }, request.params.id);
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { copyFileSync, existsSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { ServerClient } from "../../src/cli/server-client.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import { chat } from "./helpers.js";
+
+const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+
+/** Runs the real CLI; resolves its exit code and output. */
+async function llmux(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ["--import", "tsx", CLI, ...args], { env: { ...process.env, ...env }, timeout: 60_000 });
+    return { code: 0, out: stdout, err: stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, out: err.stdout, err: err.stderr };
+  }
+}
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+describe("llmux ls, ps and rm", () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ models: { tiny: { preset: "tiny" }, emb: { preset: "tiny-embed" } } });
+  });
+  after(() => s.close());
+
+  it("ls lists the models folder with metadata, without a server", async () => {
+    const r = await llmux(["ls", "--home", s.home]);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.trim().split("\n");
+    assert.match(lines[0], /^NAME\s+ARCH\s+PARAMS\s+QUANT\s+CONTEXT\s+SIZE\s+CAPABILITIES$/);
+    assert.match(r.out, /^tiny\s+qwen2\s+[\d.]+M\s+F32\s+4096\s+[\d.]+ MiB\s+chat,tools,synthetic$/m);
+    assert.match(r.out, /^emb\s+bert\s+.*embeddings,synthetic$/m);
+  });
+
+  it("ps shows what the running server has loaded", async () => {
+    assert.equal((await chat(s, "tiny")).status, 200);
+    const r = await llmux(["ps", "--url", s.url, "--api-key", "llmux-sk-test"]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^tiny\s+ready\s+[\d.]+ MiB\s+[\d.]+ MiB\s+0\/4\s+2048\s+1\s/m);
+    assert.match(r.out, /pool: .* of .*, 1 of \d+ models/);
+  });
+
+  it("ps without a server says so and fails", async () => {
+    const r = await llmux(["ps", "--url", `http://127.0.0.1:${await closedPort()}`]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /no llmux server at/);
+  });
+
+  it("rm asks the running server to unload the model, then deletes its file", async () => {
+    copyFileSync(join(s.home, "models", "tiny.gguf"), join(s.home, "models", "spare.gguf"));
+    assert.equal((await chat(s, "spare")).status, 200);
+    assert.ok(s.app.pool.has("spare"));
+    const r = await llmux(["rm", "spare", "--home", s.home, "--url", s.url]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /removed spare \(unloaded from the server/);
+    assert.equal(s.app.pool.has("spare"), false);
+    assert.equal(existsSync(join(s.home, "models", "spare.gguf")), false);
+  });
+
+  it("rm works with no server up, and fails clearly for an unknown model", async () => {
+    copyFileSync(join(s.home, "models", "tiny.gguf"), join(s.home, "models", "spare2.gguf"));
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const r = await llmux(["rm", "spare2", "--home", s.home, "--url", url]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(existsSync(join(s.home, "models", "spare2.gguf")), false);
+    const unknown = await llmux(["rm", "nothing", "--home", s.home, "--url", url]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /model 'nothing' does not exist/);
+  });
+});
+
+describe("the CLI's server client", () => {
+  it("sends the API key as a bearer token (flag over LLMUX_API_KEY) and turns problems into messages", async () => {
+    const seen: (string | undefined)[] = [];
+    const srv = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.writeHead(401, { "content-type": "application/problem+json" }).end(JSON.stringify({ status: 401, code: "unauthorized", detail: "sign in first" }));
+    });
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    const saved = process.env.LLMUX_API_KEY;
+    try {
+      process.env.LLMUX_API_KEY = "from-env";
+      await assert.rejects(new ServerClient({ url }).request("GET", "/admin/pool"), /sign in first \(set LLMUX_API_KEY or pass --api-key\)/);
+      await assert.rejects(new ServerClient({ url, apiKey: "from-flag" }).request("GET", "/admin/pool"));
+      assert.deepEqual(seen, ["Bearer from-env", "Bearer from-flag"]);
+    } finally {
+      if (saved === undefined) delete process.env.LLMUX_API_KEY;
+      else process.env.LLMUX_API_KEY = saved;
+      await new Promise((r) => srv.close(r));
+    }
+  });
+});
