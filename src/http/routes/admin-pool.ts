@@ -38,6 +38,8 @@ export interface PoolRouteDeps {
  */
 export function registerAdminPoolRoutes(app: FastifyInstance, deps: PoolRouteDeps): void {
   const admin = { config: { auth: "admin" as const } };
+  // What the CLI needs (`llmux ps`, `llmux rm`) also takes an admin's API key: a terminal has no session.
+  const adminOrKey = { config: { auth: "admin" as const, allowApiKey: true } };
   const { pool, registry } = deps;
 
   const settingsView = () => {
@@ -55,7 +57,7 @@ export function registerAdminPoolRoutes(app: FastifyInstance, deps: PoolRouteDep
     return info;
   };
 
-  app.get("/admin/pool", admin, async () => pool.status());
+  app.get("/admin/pool", adminOrKey, async () => pool.status());
 
   app.get("/admin/pool/settings", admin, async () => settingsView());
 
@@ -74,7 +76,7 @@ export function registerAdminPoolRoutes(app: FastifyInstance, deps: PoolRouteDep
     return { model: await pool.describeModel(info.id) };
   });
 
-  app.post<{ Params: { id: string }; Querystring: { force?: string } }>("/admin/pool/models/:id/unload", admin, async (request, reply) => {
+  app.post<{ Params: { id: string }; Querystring: { force?: string } }>("/admin/pool/models/:id/unload", adminOrKey, async (request, reply) => {
     const { id } = request.params;
     if (!pool.has(id)) await registry.get(id); // 404 for a model that does not exist; unloading one not loaded is a no-op
     await pool.unload(id, { force: request.query.force === "true" });
