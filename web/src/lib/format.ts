@@ -27,7 +27,7 @@ export function formatSeconds(s: number | null | undefined): string {
 export function parseDuration(text: string): number | undefined {
   const t = text.trim().toLowerCase();
   if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t));
-  const re = /(\d+(?:\.\d+)?)\s*(h|hours?|m|mins?|minutes?|s|secs?|seconds?)/g;
+  const re = /(\d+(?:\.\d+)?)\s*(hours?|h|minutes?|mins?|m|seconds?|secs?|s)/g;
   let total = 0;
   let matched = "";
   for (const m of t.matchAll(re)) {

@@ -29,7 +29,12 @@ const marked = new Marked({
   },
 });
 
+/** Markdown → HTML with highlighted code, NOT sanitized (tests; the page uses renderMarkdown). */
+export function markdownToHtml(text: string): string {
+  return marked.parse(text, { async: false }) as string;
+}
+
+/** Markdown → HTML safe to insert: DOMPurify removes scripts, handlers and javascript: URLs. */
 export function renderMarkdown(text: string): string {
-  const html = marked.parse(text, { async: false }) as string;
-  return DOMPurify.sanitize(html, { USE_PROFILES: { html: true } });
+  return DOMPurify.sanitize(markdownToHtml(text), { USE_PROFILES: { html: true } });
 }

@@ -5,7 +5,7 @@ export type LiveState = "connecting" | "live" | "offline";
 
 type SocketLike = Pick<WebSocket, "close"> & {
   onopen: ((ev: any) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
+  onmessage: ((ev: any) => void) | null;
   onclose: ((ev: any) => void) | null;
   onerror: ((ev: any) => void) | null;
 };
