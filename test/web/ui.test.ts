@@ -67,13 +67,24 @@ describe("web UI in a browser", () => {
     await page.getByLabel("Max tokens").fill("48");
     await page.getByLabel("Max tokens").blur();
     await page.getByLabel("Message").fill("Hello, who are you?");
+    // Record whether the Stop button showed while the answer was on its way.
+    await page.evaluate(() => {
+      const w = window as unknown as { sawStop: boolean };
+      w.sawStop = false;
+      new MutationObserver(() => {
+        if ([...document.querySelectorAll("button")].some((x) => x.textContent?.trim() === "Stop")) w.sawStop = true;
+      }).observe(document.body, { childList: true, subtree: true });
+    });
     await page.getByRole("button", { name: "Send" }).click();
     const answer = page.locator('.msg[data-role="assistant"]').last();
     const stats = answer.getByTestId("answer-stats");
     await stats.getByText(/TTFT \d+ ms/).waitFor({ timeout: 30_000 });
-    await stats.getByText(/48 tokens/).waitFor();
+    await stats.getByText(/[1-9]\d* tokens/).waitFor();
     assert.match(await stats.innerText(), /[\d.]+ tok\/s/);
     assert.ok((await answer.locator(".md").innerText()).trim().length > 0, "the answer has text");
+    assert.equal(await page.evaluate(() => (window as unknown as { sawStop: boolean }).sawStop), true, "Stop was offered while streaming");
+    const audit = (await (await s.admin("/admin/audit?route=/v1/chat/completions&limit=1")).json()) as { items: { stream: number; status: string }[] };
+    assert.deepEqual([audit.items[0].stream, audit.items[0].status], [1, "success"], "the UI asked for a stream");
     // The conversation is kept in the browser: it is still there after a reload.
     await page.reload();
     await page.locator('.msg[data-role="user"]').getByText("Hello, who are you?").waitFor();

@@ -88,7 +88,12 @@ export function registerWebUiRoutes(app: FastifyInstance, options: { dir?: strin
   app.get("/", { config: { auth: "public" } }, async (_request, reply) => sendIndex(reply));
 
   app.get("/*", { config: { auth: "public" } }, async (request, reply) => {
-    const path = decodeURIComponent(request.url.split("?")[0]);
+    let path: string;
+    try {
+      path = decodeURIComponent(request.url.split("?")[0]);
+    } catch {
+      return sendProblem(request, reply, new LlmuxError("route_not_found", "malformed path"));
+    }
     if (isApiPath(path)) return sendProblem(request, reply, new LlmuxError("route_not_found", `no route for GET ${path}`));
     if (index && !path.includes("\0")) {
       const file = normalize(join(dir, path));
