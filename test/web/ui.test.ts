@@ -92,6 +92,42 @@ describe("web UI in a browser", () => {
     assert.deepEqual(realProblems(), []);
   });
 
+  it("stops an Anthropic-protocol stream midway, then retries it", async () => {
+    const page = b.page;
+    await page.getByRole("button", { name: "New chat" }).click();
+    await page.getByLabel("Protocol").selectOption("anthropic");
+    await page.getByLabel("Model").selectOption("tiny");
+    await page.getByRole("button", { name: "Settings" }).click();
+    assert.equal(await page.getByLabel("Temperature").inputValue(), "0", "a new chat keeps the last chat's settings");
+    // Greedy decoding never samples the end token early here: 1900 tokens take seconds.
+    await page.getByLabel("Max tokens").fill("1900");
+    await page.getByLabel("Max tokens").blur();
+    await page.getByLabel("Message").fill("Tell me a long story");
+    await page.getByRole("button", { name: "Send" }).click();
+    const answer = page.locator('.msg[data-role="assistant"]').last();
+    await answer.locator(".md").getByText(/\S/).first().waitFor({ timeout: 30_000 });
+    // force: no wait for the button to hold still over two frames while the answer grows around it.
+    await page.getByRole("button", { name: "Stop" }).click({ force: true });
+    await answer.getByTestId("answer-stats").getByText("stopped").waitFor();
+    const partial = (await answer.locator(".md").innerText()).length;
+    assert.ok(partial > 0);
+    // The server saw the client go: the request is audited as cancelled, over /v1/messages.
+    let row: { status: string; stream: number } | undefined;
+    for (let i = 0; i < 50 && row?.status !== "cancelled"; i++) {
+      row = ((await (await s.admin("/admin/audit?route=/v1/messages&limit=1")).json()) as { items: { status: string; stream: number }[] }).items[0];
+      if (row?.status !== "cancelled") await page.waitForTimeout(100);
+    }
+    assert.deepEqual([row?.status, row?.stream], ["cancelled", 1]);
+    // Retry replaces the stopped answer with a new one from the same question.
+    await page.getByLabel("Max tokens").fill("16");
+    await page.getByLabel("Max tokens").blur();
+    await page.getByRole("button", { name: "Retry" }).click();
+    await answer.getByTestId("answer-stats").getByText(/16 tokens/).waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('.msg[data-role="assistant"]').count(), 1);
+    await shot("chat-anthropic-retry");
+    assert.deepEqual(realProblems(), []);
+  });
+
   it("shows an audit row live after a chat, with the live indicator on", async () => {
     const page = b.page;
     await page.goto("/audit");
