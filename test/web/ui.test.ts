@@ -18,6 +18,7 @@ import { ensureWebBuild } from "./build-web.js";
 
 const SHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
 const REPO = "acme/tiny-GGUF";
+const SLOW_REPO = "acme/slow-GGUF";
 let s: TestServer;
 let hub: FakeHub;
 let b: Browser;
@@ -35,7 +36,12 @@ before(async () => {
   // Trickled, so the progress bar has steps to show before 100%.
   hub.repos.set(REPO, { files: new Map([["tiny-Q8_0.gguf", readFileSync(join(tmp, "src.gguf"))]]) });
   hub.behaviour.set("tiny-Q8_0.gguf", { chunk: 128 * 1024, delayMs: 40 });
-  hub.models.push({ id: REPO, downloads: 1234, likes: 5, lastModified: "2025-01-01T00:00:00.000Z", tags: ["gguf"] });
+  hub.repos.set(SLOW_REPO, { files: new Map([["slow-Q4_K_M.gguf", readFileSync(join(tmp, "src.gguf"))]]) });
+  hub.behaviour.set("slow-Q4_K_M.gguf", { chunk: 16 * 1024, delayMs: 60 });
+  hub.models.push(
+    { id: REPO, downloads: 1234, likes: 5, lastModified: "2025-01-01T00:00:00.000Z", tags: ["gguf"] },
+    { id: SLOW_REPO, downloads: 12, likes: 1, lastModified: "2025-01-01T00:00:00.000Z", tags: ["gguf"] },
+  );
   process.env.LLMUX_HUB_URL = hub.baseUrl;
   try {
     s = await startTestServer();
@@ -206,6 +212,31 @@ describe("web UI in a browser", () => {
     await page.reload();
     await page.locator('[data-download][data-state="done"]').getByRole("progressbar").and(page.locator('[aria-valuenow="100"]')).waitFor();
     await shot("models-download");
+    assert.deepEqual(realProblems(), []);
+  });
+
+  it("pauses a download, keeps it paused across a reload, resumes it to 100%", async () => {
+    const page = b.page;
+    await page.goto("/models");
+    await page.getByLabel("Search the hub").fill("slow");
+    await page.getByRole("button", { name: "Search" }).click();
+    const repo = page.locator(`[data-repo="${SLOW_REPO}"]`);
+    await repo.getByRole("button", { name: "Files" }).click();
+    await repo.getByRole("button", { name: "Download" }).click();
+    const card = page.locator("[data-download]").filter({ hasText: SLOW_REPO });
+    await card.and(page.locator('[data-state="downloading"]')).waitFor();
+    await card.getByRole("button", { name: "Pause" }).click();
+    await card.and(page.locator('[data-state="paused"]')).waitFor();
+    const pausedAt = Number(await card.getByRole("progressbar").getAttribute("aria-valuenow"));
+    assert.ok(pausedAt < 100, `paused before the end (${pausedAt}%)`);
+    await page.reload();
+    await card.and(page.locator('[data-state="paused"]')).waitFor();
+    await card.getByRole("button", { name: "Resume" }).click();
+    await card.and(page.locator('[data-state="done"]')).waitFor({ timeout: 30_000 });
+    assert.equal(await card.getByRole("progressbar").getAttribute("aria-valuenow"), "100");
+    // Resumed, not restarted: the hub saw a Range request for the rest of the file.
+    assert.ok(hub.downloadRequests("slow-Q4_K_M.gguf").some((r) => r.range && !/^bytes=0-/.test(r.range)), "resumed with a Range request");
+    await shot("models-download-resumed");
     assert.deepEqual(realProblems(), []);
   });
 
