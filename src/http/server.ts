@@ -40,6 +40,7 @@ import { registerOpenAIChatRoutes } from "./routes/openai-chat.js";
 import { registerOpenAICompletionRoutes } from "./routes/openai-completions.js";
 import { registerOpenAIEmbeddingRoutes, type EmbeddingBackend } from "./routes/openai-embeddings.js";
 import { registerOpenAIModelRoutes } from "./routes/openai-models.js";
+import { registerWebUiRoutes } from "./routes/web-ui.js";
 
 export interface HttpDeps {
   registry: ModelRegistry;
@@ -154,6 +155,8 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
     registerAdminPoolRoutes(app, { pool: deps.pool, registry: deps.registry, modelSettings: deps.modelSettings });
     registerLocalModelRoutes(app, { pool: deps.pool, registry: deps.registry, unloadEmbeddings: deps.unloadEmbeddings });
   }
+  // The web UI at `/` (static files, SPA fallback for non-API paths).
+  registerWebUiRoutes(app);
   // WebSocket routes must be declared after the plugin has loaded: hence the nested plugin.
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   void app.register(async (scoped) => registerAdminAuditRoutes(scoped, deps));
