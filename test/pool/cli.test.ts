@@ -35,8 +35,13 @@ async function closedPort(): Promise<number> {
 
 describe("llmux ls, ps and rm", () => {
   let s: TestServer;
+  /** An admin's API key: how a terminal reaches the pool's admin routes (a terminal has no session). */
+  let key: string;
   before(async () => {
     s = await startTestServer({ models: { tiny: { preset: "tiny" }, emb: { preset: "tiny-embed" } } });
+    const res = await s.admin("/api/keys", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "cli" }) });
+    assert.equal(res.status, 201);
+    key = ((await res.json()) as { secret: string }).secret;
   });
   after(() => s.close());
 
@@ -51,7 +56,10 @@ describe("llmux ls, ps and rm", () => {
 
   it("ps shows what the running server has loaded", async () => {
     assert.equal((await chat(s, "tiny")).status, 200);
-    const r = await llmux(["ps", "--url", s.url, "--api-key", "llmux-sk-test"]);
+    const wrong = await llmux(["ps", "--url", s.url, "--api-key", "llmux-sk-test"]);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.err, /invalid API key/);
+    const r = await llmux(["ps", "--url", s.url, "--api-key", key]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^tiny\s+ready\s+[\d.]+ MiB\s+[\d.]+ MiB\s+0\/4\s+2048\s+1\s/m);
     assert.match(r.out, /pool: .* of .*, 1 of \d+ models/);
@@ -67,7 +75,7 @@ describe("llmux ls, ps and rm", () => {
     copyFileSync(join(s.home, "models", "tiny.gguf"), join(s.home, "models", "spare.gguf"));
     assert.equal((await chat(s, "spare")).status, 200);
     assert.ok(s.app.pool.has("spare"));
-    const r = await llmux(["rm", "spare", "--home", s.home, "--url", s.url]);
+    const r = await llmux(["rm", "spare", "--home", s.home, "--url", s.url], { LLMUX_API_KEY: key });
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /removed spare \(unloaded from the server/);
     assert.equal(s.app.pool.has("spare"), false);
