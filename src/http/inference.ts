@@ -59,6 +59,11 @@ export class InferenceTracker {
     bus.publish("start", { requestId: request.id, route, protocol, startedAt: this.startedAt }, (err) => this.logSubscriberError(err));
   }
 
+  /** When this request times out (epoch ms): failover does not wait for a retry past it. */
+  get deadline(): number {
+    return this.startedAt + this.timeoutSeconds * 1000;
+  }
+
   /** Records what the request asked for, once decoded. */
   describe(model: string, stream: boolean): void {
     this.info.modelRequested = model;

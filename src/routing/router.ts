@@ -49,6 +49,12 @@ export interface AttemptHooks {
   attempt<T>(target: PlannedTarget, n: number, fn: () => Promise<T>): Promise<T>;
   /** An attempt on `target` failed and another (same target after a delay, or the next one) follows. */
   retried(target: PlannedTarget, err: unknown): void;
+  /**
+   * When the request's time is up (epoch ms; the endpoint's timeout). A retry whose backoff or
+   * `Retry-After` would end past it is not waited for: the next target is tried at once, or the
+   * upstream's own error is returned, rather than a timeout after a pointless wait.
+   */
+  readonly deadline?: number;
 }
 
 /** A committed attempt: what it opened, where, and `done()` to call when the response has ended. */
@@ -209,7 +215,9 @@ export class Router {
           if (!last) hooks.retried(t, err);
           if (retry >= retries || (isProvider && !this.breaker.available(t.backendName))) break;
           const retryAfter = isLlmuxError(err) ? err.headers?.["Retry-After"] : undefined;
-          await sleep(retryDelayMs(retry, { baseMs: this.policy.baseMs, maxMs: this.policy.maxMs, jitter: Math.random, retryAfter }), signal);
+          const delay = retryDelayMs(retry, { baseMs: this.policy.baseMs, maxMs: this.policy.maxMs, jitter: Math.random, retryAfter });
+          if (hooks.deadline !== undefined && Date.now() + delay >= hooks.deadline) break;
+          await sleep(delay, signal);
           if (signal.aborted) throw err;
           if (isProvider && !this.breaker.allow(t.backendName)) break;
         }
