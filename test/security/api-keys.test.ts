@@ -99,6 +99,13 @@ describe("API keys with the official SDKs (keys required)", () => {
     assert.ok(a instanceof Anthropic.PermissionDeniedError, `got ${String(a)}`);
     const retrieve = await errorOf(openaiWith(s, secret).models.retrieve("other"));
     assert.ok(retrieve instanceof OpenAI.PermissionDeniedError);
+    // The list shows such a key only what it may use; an unlimited key sees both.
+    const listed = [];
+    for await (const m of openaiWith(s, secret).models.list()) listed.push(m.id);
+    assert.deepEqual(listed, ["tiny"]);
+    const all = [];
+    for await (const m of s.openai.models.list()) all.push(m.id);
+    assert.deepEqual(all.sort(), ["other", "tiny"]);
   });
 
   it("the requests-per-minute limit gives 429 (RateLimitError) with Retry-After", async () => {

@@ -25,7 +25,12 @@ export function registerOpenAIModelRoutes(app: FastifyInstance, deps: { registry
     return [...local, ...routed];
   };
 
-  app.get("/v1/models", { config: { auth: "inference" } }, async () => ({ object: "list", data: await all() }));
+  app.get("/v1/models", { config: { auth: "inference" } }, async (request) => {
+    // A key limited to some models lists only those: it may not use the others (403).
+    const allowed = request.principal?.apiKey?.allowed_models ?? null;
+    const data = await all();
+    return { object: "list", data: allowed === null ? data : data.filter((m) => allowed.includes(m.id as string)) };
+  });
 
   app.get<{ Params: { id: string } }>("/v1/models/:id", { config: { auth: "inference" } }, async (request) => {
     const info = await deps.registry.get(request.params.id).catch(() => null);
