@@ -14,6 +14,7 @@ import type { AuditRow, AuditStats } from "../store/audit-repo.js";
 import type { Timeouts } from "../settings/timeouts.js";
 import type { UserView } from "../store/users-repo.js";
 import type { ApiKeyView } from "../store/api-keys-repo.js";
+import type { Usage } from "../store/usage-repo.js";
 import type { PoolModelStatus, PoolStatus } from "../engine/pool/types.js";
 import type { ResolvedTarget } from "../routing/rules/rules.js";
 
@@ -104,6 +105,8 @@ export interface LocalModelList {
 
 export type User = UserView;
 export type ApiKey = ApiKeyView;
+/** `GET /api/usage`: the signed-in user's own requests and tokens, from the audit log. */
+export type { Usage };
 
 export interface RegisterResponse {
   user: User;

@@ -34,6 +34,16 @@ const shotOf = (b: Browser) => (name: string) => b.page.screenshot({ path: join(
 const problemsOf = (b: Browser, expected: RegExp[] = []) => b.problems.filter((p) => !expected.some((re) => re.test(p)));
 const FAILED_401 = /Failed to load resource: the server responded with a status of 401/;
 
+/** The newest audit row matching `query`, waiting for it (the audit log writes in the background). */
+async function auditRow(s: TestServer, query: string): Promise<Record<string, unknown> | undefined> {
+  for (let i = 0; i < 50; i++) {
+    const row = ((await (await s.admin(`/admin/audit?${query}&limit=1`)).json()) as { items: Record<string, unknown>[] }).items[0];
+    if (row) return row;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return undefined;
+}
+
 before(() => {
   ensureWebBuild();
   mkdirSync(SHOTS, { recursive: true });
@@ -139,8 +149,8 @@ describe("web UI in a browser, signed in as the admin", () => {
     assert.match(await stats.innerText(), /[\d.]+ tok\/s/);
     assert.ok((await answer.locator(".md").innerText()).trim().length > 0, "the answer has text");
     assert.equal(await page.evaluate(() => (window as unknown as { sawStop: boolean }).sawStop), true, "Stop was offered while streaming");
-    const audit = (await (await s.admin("/admin/audit?route=/v1/chat/completions&limit=1")).json()) as { items: { stream: number; status: string }[] };
-    assert.deepEqual([audit.items[0].stream, audit.items[0].status], [1, "success"], "the UI asked for a stream");
+    const audited = await auditRow(s, "route=/v1/chat/completions");
+    assert.deepEqual([audited?.stream, audited?.status], [1, "success"], "the UI asked for a stream");
     // The conversation is kept in the browser: it is still there after a reload.
     await page.reload();
     await page.locator('.msg[data-role="user"]').getByText("Hello, who are you?").waitFor();
@@ -398,8 +408,8 @@ describe("web UI in a browser, signed in as the admin", () => {
     const body = sent.body as { model: string; stream: boolean; messages: { content: string }[] };
     assert.deepEqual([body.model, body.stream, body.messages.at(-1)?.content], ["cloud-mini", true, "Hello, cloud?"]);
     assert.deepEqual([sent.headers.authorization, sent.headers["x-org"]], ["Bearer sk-fake-cloud-secret", "acme"]);
-    const audit = (await (await s.admin("/admin/audit?limit=1")).json()) as { items: { backend: string; stream: number; status: string }[] };
-    assert.deepEqual([audit.items[0]?.backend, audit.items[0]?.stream, audit.items[0]?.status], ["fakecloud", 1, "success"]);
+    const row = await auditRow(s, "backend=fakecloud");
+    assert.deepEqual([row?.model_requested, row?.stream, row?.status], ["cloud-mini", 1, "success"]);
     await shot("chat-provider");
     assert.deepEqual(realProblems(), []);
   });
@@ -418,10 +428,23 @@ describe("web UI in a browser, signed in as the admin", () => {
     const v1 = () => fetch(`${s.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } });
     assert.equal((await v1()).status, 200);
     await shot("settings-keys");
-    // Once: gone after Done, and not shown again after a reload.
+    const chat = await fetch(`${s.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 4 }),
+    });
+    assert.equal(chat.status, 200);
+    // Once: gone after Done, and not shown again after a reload, which shows the key's use (from the audit log).
     await box.getByRole("button", { name: "Done" }).click();
-    await page.reload();
-    await row.waitFor();
+    const cell = (n: number) => row.locator("td").nth(n).innerText();
+    for (let i = 0; i < 30; i++) {
+      await page.reload();
+      if ((await cell(4)) === "1") break;
+      await page.waitForTimeout(100);
+    }
+    assert.notEqual(await cell(3), "never", "last used is shown");
+    assert.equal(await cell(4), "1", "one request with this key");
+    await page.getByTestId("usage").getByText(/[1-9]\d* requests/).waitFor();
     assert.ok(!(await page.content()).includes(secret), "the secret is not shown again");
     page.once("dialog", (d) => void d.accept());
     await row.getByRole("button", { name: "Revoke" }).click();
