@@ -118,6 +118,9 @@ describe("web UI in a browser, signed in as the admin", () => {
     // The session survives a reload (the UI asks /api/auth/me, no form again).
     await page.reload();
     await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+    // The sign-in page has nothing to offer a signed-in admin.
+    await page.goto("/signin");
+    await page.waitForURL((u) => u.pathname === "/");
     // Only the expected 401s: /api/auth/me before signing in, and the wrong password.
     assert.deepEqual(realProblems([FAILED_401]), []);
   });
