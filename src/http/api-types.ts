@@ -3,15 +3,20 @@
  * (web/ imports this file through the `$api` alias). Types only: no runtime import may
  * appear here, so the browser bundle never pulls server code.
  *
- * Shapes already served on main are re-exported from their server modules; those of the
- * parallel branches (auth, routing, pool) are written here as /work/wt/CONTRACTS.md fixes them,
- * and should become re-exports when those branches merge.
+ * Shapes the server declares as types are re-exported from their modules; those a route builds
+ * inline (providers, pool settings, /api/models, routing's resolve) are written here as the
+ * route renders them.
  */
 import type { DownloadProgress, DownloadState, FileProgress } from "../hub/downloader.js";
 import type { QuantGroup, GgufEntry, HubFile } from "../hub/gguf-files.js";
 import type { HubModelSummary, RepoFiles } from "../hub/hub-client.js";
 import type { AuditRow, AuditStats } from "../store/audit-repo.js";
 import type { Timeouts } from "../settings/timeouts.js";
+import type { UserView } from "../store/users-repo.js";
+import type { ApiKeyView } from "../store/api-keys-repo.js";
+import type { Usage } from "../store/usage-repo.js";
+import type { PoolModelStatus, PoolStatus } from "../engine/pool/types.js";
+import type { ResolvedTarget } from "../routing/rules/rules.js";
 
 export type { DownloadProgress, DownloadState, FileProgress, QuantGroup, GgufEntry, HubFile, HubModelSummary, RepoFiles, AuditRow, AuditStats, Timeouts };
 
@@ -43,8 +48,8 @@ export interface AuditPage {
   next_before: number | null;
 }
 
-/** A message on `/admin/audit/live` (main sends `audit_row`; the contract names it `row`). */
-export type AuditLiveMessage = { type: "hello" } | { type: "audit_row" | "row"; row: AuditRow };
+/** A message on `/admin/audit/live`. */
+export type AuditLiveMessage = { type: "hello" } | { type: "audit_row"; row: AuditRow };
 
 /** `GET /api/hub/search`. */
 export interface HubSearchResponse {
@@ -78,37 +83,47 @@ export interface ModelList {
   data: ModelEntry[];
 }
 
-// ---- auth branch (CONTRACTS.md) ----
-
-export interface User {
+/** One local model of `GET /api/models`. */
+export interface LocalModel {
   id: string;
-  email: string;
-  role: "admin" | "user";
-  status: "approved" | "pending" | "disabled";
-  created_at: number;
+  architecture: string;
+  parameters: number | null;
+  quantization: string | null;
+  context_length: number | null;
+  size_bytes: number;
+  capabilities: { tools: boolean; reasoning: boolean; embeddings: boolean };
+  synthetic: boolean;
+  /** In the pool now. */
+  loaded: boolean;
 }
 
-export interface ApiKey {
-  id: string;
-  name: string;
-  prefix: string;
-  created_at: number;
-  expires_at: number | null;
-  allowed_models: string[] | null;
-  rpm: number | null;
-  revoked_at: number | null;
-  last_used_at: number | null;
+export interface LocalModelList {
+  models: LocalModel[];
 }
+
+// ---- accounts and keys (src/store/users-repo.ts, api-keys-repo.ts) ----
+
+export type User = UserView;
+export type ApiKey = ApiKeyView;
+/** `GET /api/usage`: the signed-in user's own requests and tokens, from the audit log. */
+export type { Usage };
 
 export interface RegisterResponse {
   user: User;
   signed_in: boolean;
 }
 
-// ---- routing branch (CONTRACTS.md) ----
+/** `POST /api/keys`: the secret is in this answer only. */
+export interface CreatedApiKey {
+  key: ApiKey;
+  secret: string;
+}
+
+// ---- providers and routing (src/http/routes/admin-providers.ts, admin-routing.ts) ----
 
 export type ProviderKind = "openai" | "anthropic" | "openai-compatible" | "anthropic-compatible";
 
+/** A provider as the API shows it: never its key, never its header values. */
 export interface Provider {
   id: string;
   name: string;
@@ -128,37 +143,22 @@ export type ProviderTestResult = { ok: true; latency_ms: number; models: string[
 export type { RoutingRule, RuleTarget as RoutingTarget, RoutingStrategy } from "../routing/rules/rules.js";
 export type { MatchKind } from "../routing/rules/match.js";
 
+/** `GET /admin/routing/resolve?model=`. */
 export interface RoutingResolve {
   model: string;
   rule_id: string | null;
-  target: { backend: string; model: string } | null;
-  fallbacks: unknown[];
+  target: ResolvedTarget | null;
+  fallbacks: ResolvedTarget[];
   explanation: string;
 }
 
-// ---- pool branch (CONTRACTS.md) ----
+// ---- the pool (src/engine/pool/types.ts, src/http/routes/admin-pool.ts) ----
 
-export interface PoolModel {
-  id: string;
-  state: "loading" | "ready" | "unloading";
-  estimated_bytes: number;
-  rss_bytes: number;
-  slots: number;
-  slots_busy: number;
-  last_used: number;
-  requests_served: number;
-  pinned: boolean;
-}
+export type { PoolModelStatus as PoolModel, PoolStatus };
 
-export interface PoolStatus {
-  budget_bytes: number;
-  used_bytes: number;
-  max_models: number;
-  keep_alive_s: number;
-  models: PoolModel[];
-}
-
+/** `GET|PUT /admin/pool/settings`. */
 export interface PoolSettings {
+  /** As written: "8GB", "50%" or bytes. */
   budget: string;
   budget_bytes: number;
   max_models: number;

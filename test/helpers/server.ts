@@ -74,6 +74,11 @@ export async function startTestServer(
     /** `/v1` needs an API key (the mode a non-loopback server runs in). */
     requireApiKey?: boolean;
     loginLimits?: LoginLimits;
+    /**
+     * Registers no one: the server starts with no users, so the first registration (through the
+     * web UI, say) makes its admin. `admin()` and `adminHeaders()` then carry no session.
+     */
+    noAdmin?: boolean;
   } = {},
 ): Promise<TestServer> {
   const home = options.home ?? (await makeHome(options.models ?? { tiny: { preset: "tiny" } }));
@@ -91,18 +96,21 @@ export async function startTestServer(
     requireApiKey: options.requireApiKey ?? false,
     engine: { threads: 1, parallel: 4, contextSize: 2048, ...options.engine },
   });
+  if (options.noAdmin && options.requireApiKey) throw new Error("startTestServer: requireApiKey needs the test admin (its key); drop noAdmin");
   const app = await startApp(config, { logStream, tracing: options.tracing, loginLimits: options.loginLimits });
   // A real admin session, made the way the web UI makes it: the first user registers over HTTP.
-  let session: string;
-  try {
-    session = await signIn(app.url, TEST_ADMIN);
-  } catch {
-    // A home that already has users (made by the CLI, say): the test admin registered as pending.
-    const user = await app.auth.users.findByEmail(TEST_ADMIN.email);
-    if (user) await app.auth.users.update(user.id, { role: "admin", status: "approved" });
-    session = await signIn(app.url, TEST_ADMIN);
+  let session: string | undefined;
+  if (!options.noAdmin) {
+    try {
+      session = await signIn(app.url, TEST_ADMIN);
+    } catch {
+      // A home that already has users (made by the CLI, say): the test admin registered as pending.
+      const user = await app.auth.users.findByEmail(TEST_ADMIN.email);
+      if (user) await app.auth.users.update(user.id, { role: "admin", status: "approved" });
+      session = await signIn(app.url, TEST_ADMIN);
+    }
   }
-  const adminHeaders = (): Record<string, string> => ({ cookie: session, "x-llmux-csrf": "1" });
+  const adminHeaders = (): Record<string, string> => ({ ...(session ? { cookie: session } : {}), "x-llmux-csrf": "1" });
   let apiKey = "unused"; // open (loopback) mode ignores it
   if (options.requireApiKey) {
     const res = await fetch(`${app.url}/api/keys`, { method: "POST", headers: { ...adminHeaders(), "content-type": "application/json" }, body: JSON.stringify({ name: "test client" }) });

@@ -1,12 +1,11 @@
 /**
- * Debian's chromium driven by playwright-core, in a fresh profile, with the flags that keep
- * it off the network and quiet. Collects page errors and console errors (CSP violations
- * are console errors) so tests can assert the page ran cleanly under the strict CSP.
+ * Debian's chromium driven by playwright-core, with the flags that keep it off the network and
+ * quiet. One chromium process serves a test file; each `openBrowser` is a fresh context in it
+ * (its own cookies and storage: a separate person), cheap enough for a second user in a test.
+ * Collects page errors and console errors (CSP violations are console errors) so tests can
+ * assert the page ran cleanly under the strict CSP.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser as Chromium, type BrowserContext, type Page } from "playwright-core";
 
 export const CHROMIUM = process.env.LLMUX_CHROMIUM ?? "/usr/bin/chromium";
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
@@ -19,9 +18,12 @@ export interface Browser {
   close(): Promise<void>;
 }
 
+let shared: Promise<Chromium> | undefined;
+
+/** A new browser context (no cookies, empty storage) on `baseURL`, with one page open. */
 export async function openBrowser(baseURL: string, viewport = { width: 1280, height: 800 }): Promise<Browser> {
-  const profile = mkdtempSync(join(tmpdir(), "llmux-chromium-"));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true, baseURL, viewport, colorScheme: "light" });
+  shared ??= chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+  const context = await (await shared).newContext({ baseURL, viewport, colorScheme: "light" });
   const problems: string[] = [];
   const watch = (page: Page) => {
     page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
@@ -30,15 +32,18 @@ export async function openBrowser(baseURL: string, viewport = { width: 1280, hei
     });
   };
   context.on("page", watch);
-  const page = context.pages()[0] ?? (await context.newPage());
-  watch(page);
+  const page = await context.newPage();
   return {
     context,
     page,
     problems,
-    async close() {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
-    },
+    close: () => context.close(),
   };
+}
+
+/** Ends the chromium process (after the last context of a test file). */
+export async function closeChromium(): Promise<void> {
+  const c = shared;
+  shared = undefined;
+  if (c) await (await c).close();
 }

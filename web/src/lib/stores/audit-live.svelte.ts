@@ -51,7 +51,7 @@ export class AuditLive {
       return;
     }
     if (msg.type === "hello") this.state = "live";
-    else if ((msg.type === "audit_row" || msg.type === "row") && msg.row) {
+    else if ((msg.type === "audit_row") && msg.row) {
       this.rows = [msg.row, ...this.rows.filter((r) => r.id !== msg.row.id)].slice(0, this.max);
       for (const fn of this.#listeners) fn(msg.row);
     }

@@ -2,36 +2,36 @@
 import type { User } from "$api";
 import { ApiError, api } from "../api";
 
+/** `unknown` until /api/auth/me has answered (or while it fails for another reason than 401). */
 export type AuthState = "unknown" | "signed_out" | "signed_in";
 
 class AuthStore {
   state = $state<AuthState>("unknown");
   user = $state<User | null>(null);
-  /** True while the server has no auth API (see `refresh`). */
-  authUnavailable = $state(false);
+  /** Why the last check failed when it was not a 401 (the server unreachable, say): the layout offers a retry. */
+  error = $state<unknown>(null);
 
   get isAdmin(): boolean {
     return this.user?.role === "admin" && this.user.status === "approved";
   }
 
+  /**
+   * Asks the server who this session is. A 401 means signed out; any other failure leaves the
+   * state as it was (no sign-in page for a server that is merely down), records it and rethrows.
+   */
   async refresh(fetchMe: () => Promise<{ user: User }> = () => api<{ user: User }>("/api/auth/me", { quiet401: true })): Promise<void> {
     try {
       const { user } = await fetchMe();
-      this.user = user;
-      this.authUnavailable = false;
-      this.state = "signed_in";
+      this.error = null;
+      this.signedIn(user);
     } catch (e) {
-      // TEMPORARY (delete when the auth branch merges): a server without users answers 404 on
-      // /api/auth/me. Everything is open there, so the UI acts as an admin.
-      if (e instanceof ApiError && e.status === 404) {
-        this.user = { id: "local", email: "local admin (no accounts yet)", role: "admin", status: "approved", created_at: 0 };
-        this.authUnavailable = true;
-        this.state = "signed_in";
+      if (e instanceof ApiError && e.status === 401) {
+        this.error = null;
+        this.signedOut();
         return;
       }
-      this.user = null;
-      this.state = "signed_out";
-      if (!(e instanceof ApiError && e.status === 401)) throw e;
+      this.error = e;
+      throw e;
     }
   }
 

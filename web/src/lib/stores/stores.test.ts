@@ -72,20 +72,22 @@ describe("AuthStore", () => {
     expect(a.state).toBe("signed_out");
   });
 
-  it("acts as admin while the server has no auth API (404)", async () => {
+  it("never signs anyone in without /api/auth/me saying so: a 404 is a failure like any other", async () => {
     const a = new AuthStore();
-    await a.refresh(async () => {
-      throw new ApiError(404, { code: "route_not_found" });
-    });
-    expect(a.state).toBe("signed_in");
-    expect(a.isAdmin).toBe(true);
-    expect(a.authUnavailable).toBe(true);
+    await expect(a.refresh(async () => { throw new ApiError(404, { code: "route_not_found" }); })).rejects.toThrow();
+    expect(a.state).toBe("unknown");
+    expect(a.isAdmin).toBe(false);
+    expect(a.error).toBeInstanceOf(ApiError);
   });
 
-  it("passes other failures on", async () => {
+  it("keeps a signed-in session through a server error, and clears the error once the server answers", async () => {
     const a = new AuthStore();
+    await a.refresh(async () => ({ user }));
     await expect(a.refresh(async () => { throw new ApiError(500, {}); })).rejects.toThrow();
-    expect(a.state).toBe("signed_out");
+    expect(a.state).toBe("signed_in");
+    expect(a.error).not.toBeNull();
+    await a.refresh(async () => ({ user }));
+    expect(a.error).toBeNull();
   });
 });
 
@@ -101,7 +103,7 @@ describe("AuditLive", () => {
     return { made, open: () => { const s: any = { onopen: null, onmessage: null, onclose: null, onerror: null, close: vi.fn() }; made.push(s); return s; } };
   }
 
-  it("goes live on hello, prepends rows (either message name), dedupes and bounds them", () => {
+  it("goes live on hello, prepends rows, ignores other messages, dedupes and bounds them", () => {
     const f = fakeSockets();
     const live = new AuditLive(f.open, 3);
     const seen: number[] = [];
@@ -110,7 +112,8 @@ describe("AuditLive", () => {
     expect(live.state).toBe("connecting");
     f.made[0].onmessage({ data: '{"type":"hello"}' });
     expect(live.state).toBe("live");
-    for (const id of [1, 2, 2, 3, 4]) f.made[0].onmessage({ data: JSON.stringify({ type: id % 2 ? "row" : "audit_row", row: row(id) }) });
+    for (const id of [1, 2, 2, 3, 4]) f.made[0].onmessage({ data: JSON.stringify({ type: "audit_row", row: row(id) }) });
+    f.made[0].onmessage({ data: JSON.stringify({ type: "something_else", row: row(9) }) });
     f.made[0].onmessage({ data: "not json" });
     expect(live.rows.map((r) => r.id)).toEqual([4, 3, 2]);
     expect(seen).toEqual([1, 2, 2, 3, 4]);
