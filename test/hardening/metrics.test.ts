@@ -212,7 +212,8 @@ describe("GET /metrics", () => {
     let t1!: Scrape;
     await until("the aborted requests to end", async () => {
       t1 = await scrape(s);
-      return sum(t1, "llmux_requests_in_flight") === 0 && value(t1, "llmux_engine_queue_depth", { model: "tiny" }) === 0;
+      // The runner frees an aborted sequence a moment after the HTTP request has ended.
+      return sum(t1, "llmux_requests_in_flight") === 0 && value(t1, "llmux_engine_queue_depth", { model: "tiny" }) === 0 && value(t1, "llmux_engine_slots_busy", { model: "tiny" }) === 0;
     });
 
     // The live gauges, while the two long requests ran.
