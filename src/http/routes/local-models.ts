@@ -22,7 +22,8 @@ export function registerLocalModelRoutes(app: FastifyInstance, deps: { pool: Mod
     };
   });
 
-  app.delete<{ Params: { id: string } }>("/api/models/:id", { config: { auth: "admin" } }, async (request, reply) => {
+  // An admin's API key too: `llmux rm` deletes through the running server from a terminal.
+  app.delete<{ Params: { id: string } }>("/api/models/:id", { config: { auth: "admin", allowApiKey: true } }, async (request, reply) => {
     // The pool holds chat and embedding runners alike: unloading there ends either.
     await deleteLocalModel(deps.registry, deps.pool, request.params.id);
     return reply.code(204).send();
