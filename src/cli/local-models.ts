@@ -32,9 +32,9 @@ export async function listLocalModels(home: string): Promise<string> {
 export async function listLoaded(client: ServerClient): Promise<string> {
   const st = await client.request<PoolStatus>("GET", "/admin/pool");
   const ago = (t: number) => `${Math.max(0, Math.round((Date.now() - t) / 1000))}s ago`;
-  const rows = [["NAME", "STATE", "ESTIMATE", "RSS", "SLOTS", "CONTEXT", "REQUESTS", "LAST USED", "PINNED"]];
+  const rows = [["NAME", "KIND", "STATE", "ESTIMATE", "RSS", "SLOTS", "CONTEXT", "REQUESTS", "LAST USED", "PINNED"]];
   for (const m of st.models) {
-    rows.push([m.id, m.state, formatBytes(m.estimated_bytes), m.rss_bytes === null ? "-" : formatBytes(m.rss_bytes), `${m.slots_busy}/${m.slots}`, String(m.context_size), String(m.requests_served), ago(m.last_used), m.pinned ? "yes" : ""]);
+    rows.push([m.id, m.kind ?? "chat", m.state, formatBytes(m.estimated_bytes), m.rss_bytes === null ? "-" : formatBytes(m.rss_bytes), `${m.slots_busy}/${m.slots}`, String(m.context_size), String(m.requests_served), ago(m.last_used), m.pinned ? "yes" : ""]);
   }
   return `${table(rows)}pool: ${formatBytes(st.used_bytes)} of ${formatBytes(st.budget_bytes)}, ${st.models.length} of ${st.max_models} models, keep-alive ${st.keep_alive_s}s\n`;
 }

@@ -140,6 +140,8 @@ export interface RoutingResolve {
 
 export interface PoolModel {
   id: string;
+  /** Chat and embedding models share the pool's budget and count. */
+  kind: "chat" | "embedding";
   state: "loading" | "ready" | "unloading";
   estimated_bytes: number;
   rss_bytes: number;

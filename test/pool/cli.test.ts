@@ -62,7 +62,7 @@ describe("llmux ls, ps and rm", () => {
     assert.match(wrong.err, /invalid API key/);
     const r = await llmux(["ps", "--url", s.url, "--api-key", key]);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /^tiny\s+ready\s+[\d.]+ MiB\s+[\d.]+ MiB\s+0\/4\s+2048\s+1\s/m);
+    assert.match(r.out, /^tiny\s+chat\s+ready\s+[\d.]+ MiB\s+[\d.]+ MiB\s+0\/4\s+2048\s+1\s/m);
     assert.match(r.out, /pool: .* of .*, 1 of \d+ models/);
   });
 
