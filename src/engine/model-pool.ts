@@ -58,10 +58,10 @@ const inMemoryStore = () => {
 
 /**
  * Loaded models, chat and embedding alike, each in its own runner process, kept within one
- * memory budget and one maximum count. A model's cost is estimated from its GGUF before loading; to make room the
- * least recently used models are unloaded, never one holding a request or pinned; a model
- * that cannot fit is refused with `pool_exhausted` saying why. Idle models are unloaded
- * after the keep-alive. A loaded model is charged the larger of its estimate and its
+ * memory budget and one maximum count. A model's cost is estimated from its GGUF before
+ * loading; to make room the least recently used models are unloaded, never one holding a
+ * request or pinned; a model that cannot fit is refused with `pool_exhausted` saying why.
+ * Idle models are unloaded after the keep-alive. A loaded model is charged the larger of its estimate and its
  * measured RSS, so an estimate that is too low cannot push the pool over its budget twice.
  *
  * The pool knows no HTTP: routes call it and render its errors.
