@@ -108,7 +108,7 @@ export async function startApp(
   const providersRepo = new ProvidersRepository(db, box);
   const router = new Router(registry, new LocalBackend(registry, pool, (id) => modelSettings.get(id)), new ProviderSet(providersRepo), new RoutingRulesRepository(db));
   await router.load();
-  const embeddings = new EmbeddingService(registry, config.engine);
+  const embeddings = new EmbeddingService(registry, pool);
   const bus = new LifecycleBus();
   const auth = new AuthService(
     new UsersRepository(db),
@@ -143,7 +143,6 @@ export async function startApp(
       downloads,
       pool,
       modelSettings,
-      unloadEmbeddings: (id) => embeddings.unload(id),
       hubToken,
       auth,
       usage: new UsageRepository(db),
@@ -162,7 +161,7 @@ export async function startApp(
   retention.start();
   // Files copied in or removed by hand show without a restart; a removed model's runner is ended.
   const stopWatching = registry.watch(() => {
-    for (const m of pool.list()) if (!registry.has(m.id)) void pool.unload(m.id).catch(() => {});
+    for (const id of pool.ids()) if (!registry.has(id)) void pool.unload(id).catch(() => {});
   });
   // Pinned models load at start, and when a settings change pins more.
   const loadPinned = () => void pool.loadPinned((id) => registry.get(id));

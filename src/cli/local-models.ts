@@ -32,30 +32,32 @@ export async function listLocalModels(home: string): Promise<string> {
 export async function listLoaded(client: ServerClient): Promise<string> {
   const st = await client.request<PoolStatus>("GET", "/admin/pool");
   const ago = (t: number) => `${Math.max(0, Math.round((Date.now() - t) / 1000))}s ago`;
-  const rows = [["NAME", "STATE", "ESTIMATE", "RSS", "SLOTS", "CONTEXT", "REQUESTS", "LAST USED", "PINNED"]];
+  const rows = [["NAME", "KIND", "STATE", "ESTIMATE", "RSS", "SLOTS", "CONTEXT", "REQUESTS", "LAST USED", "PINNED"]];
   for (const m of st.models) {
-    rows.push([m.id, m.state, formatBytes(m.estimated_bytes), m.rss_bytes === null ? "-" : formatBytes(m.rss_bytes), `${m.slots_busy}/${m.slots}`, String(m.context_size), String(m.requests_served), ago(m.last_used), m.pinned ? "yes" : ""]);
+    rows.push([m.id, m.kind ?? "chat", m.state, formatBytes(m.estimated_bytes), m.rss_bytes === null ? "-" : formatBytes(m.rss_bytes), `${m.slots_busy}/${m.slots}`, String(m.context_size), String(m.requests_served), ago(m.last_used), m.pinned ? "yes" : ""]);
   }
   return `${table(rows)}pool: ${formatBytes(st.used_bytes)} of ${formatBytes(st.budget_bytes)}, ${st.models.length} of ${st.max_models} models, keep-alive ${st.keep_alive_s}s\n`;
 }
 
 /**
- * `llmux rm`: asks a running server to unload the model first (a server that is not up
- * is fine; one that refuses, e.g. the model is busy, stops the removal), then deletes its file(s).
+ * `llmux rm`: a running server deletes the model itself (`DELETE /api/models/:id`: it unloads
+ * the model, refusing while it serves a request, then deletes the file(s) in its own models
+ * folder), so the file removed is the one the server serves. Only when no server answers at
+ * the URL is the file deleted from `home` directly.
  */
 export async function removeModel(home: string, id: string, client: ServerClient): Promise<string> {
-  let note = "";
   try {
-    await client.request("POST", `/admin/pool/models/${encodeURIComponent(id)}/unload`);
-    note = ` (unloaded from the server at ${client.url})`;
+    await client.request("DELETE", `/api/models/${encodeURIComponent(id)}`);
+    return `removed ${id} (unloaded and deleted by the server at ${client.url})\n`;
   } catch (err) {
-    if (err instanceof ServerUnreachable) note = "";
-    else if (err instanceof ServerError && err.status === 404) note = "";
-    else throw err;
+    if (!(err instanceof ServerUnreachable)) {
+      if (err instanceof ServerError && err.status === 404) throw new Error(`${err.message} on the server at ${client.url}`);
+      throw err;
+    }
   }
   const registry = new ModelRegistry(join(home, "models"));
   await deleteLocalModel(registry, { unload: async () => {} }, id);
-  return `removed ${id}${note}\n`;
+  return `removed ${id} from ${join(home, "models")} (no server at ${client.url})\n`;
 }
 
 interface ServerOpts {
@@ -84,8 +86,8 @@ export function registerLocalModelCommands(program: Command): void {
 
   program
     .command("rm <model>")
-    .description("delete a local model; a running server unloads it first")
-    .option("--home <dir>", "data folder (env LLMUX_HOME, default ~/.llmux)")
+    .description("delete a local model: a running server at --url unloads and deletes it; with no server up, it is deleted from --home")
+    .option("--home <dir>", "data folder when no server answers (env LLMUX_HOME, default ~/.llmux)")
     .option("--url <url>", "server URL (env LLMUX_URL, default http://127.0.0.1:11435)")
     .option("--api-key <key>", "API key or session token (env LLMUX_API_KEY)")
     .action(async (model: string, opts: ServerOpts & { home?: string }) => {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { defaultHome } from "../config.js";
 import { DownloadManager, type DownloadProgress } from "../hub/downloader.js";
 import { HubClient } from "../hub/hub-client.js";
+import { readHubToken } from "../hub/hub-token.js";
 import { resolveDownloadFiles } from "../hub/resolve-files.js";
 
 /** `owner/repo`, `owner/repo:QUANT` or `owner/repo/path/to/file.gguf`. */
@@ -45,16 +46,17 @@ export function progressLine(p: DownloadProgress, width = 24): string {
 export function registerPullCommand(program: Command): void {
   program
     .command("pull <target>")
-    .description("download a GGUF from the hub: REPO, REPO:QUANT or REPO/FILE (token from env HF_TOKEN)")
+    .description("download a GGUF from the hub: REPO, REPO:QUANT or REPO/FILE (token from env HF_TOKEN, else the one stored in --home through the admin API)")
     .option("--home <dir>", "data folder (env LLMUX_HOME, default ~/.llmux)")
     .option("--hub <url>", "hub URL (env LLMUX_HUB_URL, default https://huggingface.co)")
     .action(async (target: string, opts: { home?: string; hub?: string }) => {
       const hubUrl = opts.hub || process.env.LLMUX_HUB_URL || undefined;
-      const token = process.env.HF_TOKEN || undefined;
+      const home = opts.home ?? defaultHome();
+      const token = await readHubToken(home, process.env, (msg) => process.stderr.write(`llmux: ${msg}\n`));
       const pick = parsePullTarget(target);
       const hub = new HubClient({ baseUrl: hubUrl, token });
       const files = await resolveDownloadFiles(hub, pick.repo, pick);
-      const manager = new DownloadManager({ modelsDir: join(opts.home ?? defaultHome(), "models"), hubBaseUrl: hubUrl, token });
+      const manager = new DownloadManager({ modelsDir: join(home, "models"), hubBaseUrl: hubUrl, token });
       const tty = process.stderr.isTTY;
       let last = "";
       manager.on("progress", (p: DownloadProgress) => {

@@ -3,20 +3,37 @@ import { LlmuxError } from "../errors/llmux-error.js";
 import { withSpan } from "../observability/tracing-spans.js";
 import type { ModelSettings } from "../store/model-settings-repo.js";
 import type { ModelInfo } from "./gguf/model-info.js";
-import { estimateModelMemory, type MemoryEstimate } from "./pool/estimate.js";
+import { estimateEmbeddingMemory, estimateModelMemory, type MemoryEstimate } from "./pool/estimate.js";
 import { formatBytes } from "./pool/memory-budget.js";
 import { defaultPoolSettings, PoolSettings } from "./pool/pool-settings.js";
 import { RunnerClient } from "./runner/runner-client.js";
-import type { LoadedModel, PoolLease, PoolModelState, PoolModelStatus, PoolStatus } from "./pool/types.js";
+import { EmbedRunnerClient } from "./embeddings/embed-runner-client.js";
+import type { EmbedRunnerLoadOptions } from "./embeddings/protocol.js";
+import type { EmbedLease, LoadedModel, PoolLease, PoolModelKind, PoolModelState, PoolModelStatus, PoolStatus } from "./pool/types.js";
 import type { RunnerLoadOptions } from "./runner/protocol.js";
 
-export type { LoadedModel, PoolLease, PoolModelState, PoolModelStatus, PoolStatus } from "./pool/types.js";
+export type { EmbedLease, LoadedModel, PoolLease, PoolModelKind, PoolModelState, PoolModelStatus, PoolStatus } from "./pool/types.js";
 
-interface Entry extends LoadedModel {
+/** The kind a model loads as when nothing says otherwise: an embedding-only model as `embedding`, any other as `chat`. */
+export function defaultKind(info: ModelInfo): PoolModelKind {
+  return info.capabilities.embeddings && !info.capabilities.chat ? "embedding" : "chat";
+}
+
+type Load = { kind: "chat"; options: RunnerLoadOptions } | { kind: "embedding"; options: EmbedRunnerLoadOptions };
+
+type Entry = EntryBase & ({ kind: "chat"; runner: RunnerClient; load: RunnerLoadOptions } | { kind: "embedding"; runner: EmbedRunnerClient; load: EmbedRunnerLoadOptions });
+type ChatEntry = Extract<Entry, { kind: "chat" }>;
+type EmbedEntry = Extract<Entry, { kind: "embedding" }>;
+
+interface EntryBase {
+  /** `kind:id`: a model that can both chat and embed may hold one runner of each kind. */
+  key: string;
+  id: string;
+  lastUsed: number;
+  requestsServed: number;
   info: ModelInfo;
   state: PoolModelState;
   estimate: MemoryEstimate;
-  load: RunnerLoadOptions;
   /** Requests holding the model (from acquire to release). */
   leases: number;
   /** Settles when the load ends (rejects when it failed). */
@@ -40,18 +57,18 @@ const inMemoryStore = () => {
 };
 
 /**
- * Loaded chat models, each in its own runner process, kept within a memory budget and a
- * maximum count. A model's cost is estimated from its GGUF before loading; to make room the
- * least recently used models are unloaded, never one holding a request or pinned; a model
- * that cannot fit is refused with `pool_exhausted` saying why. Idle models are unloaded
- * after the keep-alive. A loaded model is charged the larger of its estimate and its
+ * Loaded models, chat and embedding alike, each in its own runner process, kept within one
+ * memory budget and one maximum count. A model's cost is estimated from its GGUF before
+ * loading; to make room the least recently used models are unloaded, never one holding a
+ * request or pinned; a model that cannot fit is refused with `pool_exhausted` saying why.
+ * Idle models are unloaded after the keep-alive. A loaded model is charged the larger of its estimate and its
  * measured RSS, so an estimate that is too low cannot push the pool over its budget twice.
  *
  * The pool knows no HTTP: routes call it and render its errors.
  */
 export class ModelPool {
   private readonly entries = new Map<string, Entry>();
-  /** The highest RSS each model was seen at: its next admission is charged at least this. */
+  /** The highest RSS each model (by key) was seen at: its next admission is charged at least this. */
   private readonly observedPeak = new Map<string, number>();
   /** Admissions run one at a time, so two loads cannot both count the same free memory. */
   private admitting: Promise<unknown> = Promise.resolve();
@@ -75,35 +92,47 @@ export class ModelPool {
    * on a bad file. `countRequest: false` for work that is not a request served (token counting).
    */
   async acquire(info: ModelInfo, { countRequest = true } = {}): Promise<PoolLease> {
-    const entry = await this.hold(info);
+    const entry = (await this.hold(info, "chat")) as ChatEntry;
     if (countRequest) entry.requestsServed++;
-    let released = false;
-    return {
-      model: entry,
-      runner: entry.runner,
-      release: () => {
-        if (released) return;
-        released = true;
-        entry.leases--;
-        entry.lastUsed = Date.now();
-      },
-    };
+    return { model: entry, runner: entry.runner, release: this.releaser(entry) };
   }
 
-  /** Loads a model (if needed) and returns it once ready, without holding it. */
-  async ensureLoaded(info: ModelInfo): Promise<LoadedModel> {
-    const lease = await this.acquire(info, { countRequest: false });
-    lease.release();
-    return lease.model;
+  /**
+   * Holds an embedding model for one request, loading it in its own embedding runner first if
+   * needed; the same budget, count, eviction and errors as {@link acquire}.
+   */
+  async acquireEmbedder(info: ModelInfo, { countRequest = true } = {}): Promise<EmbedLease> {
+    const entry = (await this.hold(info, "embedding")) as EmbedEntry;
+    if (countRequest) entry.requestsServed++;
+    return { id: entry.id, runner: entry.runner, release: this.releaser(entry) };
   }
 
-  /** Ready models (the metrics and tests read their runners). */
+  /** Loads a model (if needed) as `kind` and resolves once it is ready, without holding it. */
+  async ensureLoaded(info: ModelInfo, kind: PoolModelKind = defaultKind(info)): Promise<void> {
+    const entry = await this.hold(info, kind);
+    this.releaser(entry)();
+  }
+
+  /** Ready chat models (the metrics and tests read their runners). */
   list(): LoadedModel[] {
-    return [...this.entries.values()].filter((e) => e.state === "ready");
+    return [...this.entries.values()].filter((e): e is ChatEntry => e.kind === "chat" && e.state === "ready");
   }
 
-  has(id: string): boolean {
-    return this.entries.has(id);
+  /** Ready embedding models. */
+  listEmbedders(): { id: string; pid?: number; lastUsed: number; dimensions?: number }[] {
+    return [...this.entries.values()]
+      .filter((e): e is EmbedEntry => e.kind === "embedding" && e.state === "ready")
+      .map((e) => ({ id: e.id, pid: e.runner.pid, lastUsed: e.lastUsed, dimensions: e.runner.info?.dimensions }));
+  }
+
+  /** Ids of every model in the pool (any kind, any state). */
+  ids(): string[] {
+    return [...new Set([...this.entries.values()].map((e) => e.id))];
+  }
+
+  /** Whether the model is in the pool (as any kind when `kind` is absent). */
+  has(id: string, kind?: PoolModelKind): boolean {
+    return [...this.entries.values()].some((e) => e.id === id && (kind === undefined || e.kind === kind));
   }
 
   /** Memory charged to the pool now: loading models at their estimate, others at max(estimate, RSS). */
@@ -120,29 +149,30 @@ export class ModelPool {
     return { budget_bytes: this.settings.budgetBytes, used_bytes: this.usedBytes(), max_models: s.maxModels, keep_alive_s: s.keepAliveS, models };
   }
 
-  /** One model's row, or undefined when it is not in the pool. */
-  async describeModel(id: string): Promise<PoolModelStatus | undefined> {
-    const e = this.entries.get(id);
+  /** One model's row (its `kind`, else the chat runner before the embedding one), or undefined when it is not in the pool. */
+  async describeModel(id: string, kind?: PoolModelKind): Promise<PoolModelStatus | undefined> {
+    const e = this.entries.get(key(kind ?? "chat", id)) ?? (kind === undefined ? this.entries.get(key("embedding", id)) : undefined);
     return e ? this.describe(e) : undefined;
   }
 
-  /** What loading a model would cost now (its settings applied), before loading it. */
-  estimate(info: ModelInfo): MemoryEstimate {
-    return estimateModelMemory(info, this.loadOptions(info));
+  /** What loading a model as `kind` would cost now (its settings applied), before loading it. */
+  estimate(info: ModelInfo, kind: PoolModelKind = defaultKind(info)): MemoryEstimate {
+    return this.estimateLoad(info, this.loadOptions(info, kind));
   }
 
   /**
-   * Unloads a model. Refuses (`model_busy`) while it holds a request unless `force`,
-   * which ends those requests. Resolves false when it was not loaded.
+   * Unloads a model (its runners of every kind, or of `kind`). Refuses (`model_busy`) while it
+   * holds a request unless `force`, which ends those requests. Resolves false when it was not loaded.
    */
-  async unload(id: string, { force = false } = {}): Promise<boolean> {
-    const e = this.entries.get(id);
-    if (!e) return false;
-    if (e.state === "loading") await e.ready.catch(() => {});
-    if (!force && this.busy(e)) {
-      throw new LlmuxError("model_busy", `model '${id}' is serving ${this.inFlight(e)} request(s); unload it when they end`);
+  async unload(id: string, { force = false, kind }: { force?: boolean; kind?: PoolModelKind } = {}): Promise<boolean> {
+    const found = [...this.entries.values()].filter((e) => e.id === id && (kind === undefined || e.kind === kind));
+    if (found.length === 0) return false;
+    await Promise.all(found.filter((e) => e.state === "loading").map((e) => e.ready.catch(() => {})));
+    const busy = found.find((e) => this.busy(e));
+    if (!force && busy) {
+      throw new LlmuxError("model_busy", `model '${id}' is serving ${this.inFlight(busy)} request(s); unload it when they end`);
     }
-    await this.unloadEntry(e);
+    await Promise.all(found.map((e) => this.unloadEntry(e)));
     return true;
   }
 
@@ -174,12 +204,22 @@ export class ModelPool {
 
   // ---- internals ----
 
-  private async hold(info: ModelInfo): Promise<Entry> {
+  private releaser(entry: Entry): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      entry.leases--;
+      entry.lastUsed = Date.now();
+    };
+  }
+
+  private async hold(info: ModelInfo, kind: PoolModelKind): Promise<Entry> {
     for (;;) {
       if (this.closed) throw new LlmuxError("shutting_down", "the server is shutting down");
-      const e = this.entries.get(info.id);
+      const e = this.entries.get(key(kind, info.id));
       if (!e) {
-        await this.serialized(() => this.admit(info));
+        await this.serialized(() => this.admit(info, kind));
         continue;
       }
       if (e.state === "loading") {
@@ -213,19 +253,21 @@ export class ModelPool {
   }
 
   /** Makes room for a model (unloading the least recently used that may go) and starts its load. */
-  private async admit(info: ModelInfo): Promise<void> {
-    if (this.entries.has(info.id) || this.closed) return;
+  private async admit(info: ModelInfo, kind: PoolModelKind): Promise<void> {
+    const k = key(kind, info.id);
+    if (this.entries.has(k) || this.closed) return;
     // Models already unloading still hold their memory: wait until they are gone.
     await Promise.all([...this.entries.values()].filter((e) => e.state === "unloading").map((e) => e.gone));
-    const load = this.loadOptions(info);
-    const estimate = estimateModelMemory(info, load);
-    const need = Math.max(estimate.totalBytes, this.observedPeak.get(info.id) ?? 0);
+    const load = this.loadOptions(info, kind);
+    const estimate = this.estimateLoad(info, load);
+    const need = Math.max(estimate.totalBytes, this.observedPeak.get(k) ?? 0);
     const budget = this.settings.budgetBytes;
     const max = this.settings.current.maxModels;
     if (need > budget) {
+      const shape = load.kind === "chat" ? `context ${load.options.contextSize} × ${load.options.parallel} slots` : `embedding model, context ${load.options.contextSize}`;
       throw new LlmuxError(
         "pool_exhausted",
-        `model '${info.id}' needs about ${formatBytes(need)} (context ${load.contextSize} × ${load.parallel} slots), more than the whole pool budget of ${formatBytes(budget)}; raise the budget or lower its context size or slots`,
+        `model '${info.id}' needs about ${formatBytes(need)} (${shape}), more than the whole pool budget of ${formatBytes(budget)}; raise the budget or lower its context size${load.kind === "chat" ? " or slots" : ""}`,
         { extra: { model: info.id, needed_bytes: need, budget_bytes: budget } },
       );
     }
@@ -235,7 +277,7 @@ export class ModelPool {
     let count = this.entries.size;
     while (used + need > budget || count + 1 > max) {
       const v = candidates.shift();
-      if (!v) throw this.exhausted(info.id, need, used, count, victims);
+      if (!v) throw this.exhausted(info.id, kind, need, used, count, victims);
       victims.push(v);
       used -= this.charge(v);
       count--;
@@ -245,58 +287,55 @@ export class ModelPool {
     this.startLoad(info, load, estimate);
   }
 
-  private exhausted(id: string, need: number, used: number, count: number, chosen: Entry[]): LlmuxError {
+  private exhausted(id: string, kind: PoolModelKind, need: number, used: number, count: number, chosen: Entry[]): LlmuxError {
     const held = [...this.entries.values()]
       .filter((e) => !chosen.includes(e))
-      .map((e) => `'${e.id}' (${this.pinned(e.id) ? "pinned" : e.state === "loading" ? "loading" : `serving ${this.inFlight(e)} request(s)`}, ${formatBytes(this.charge(e))})`);
+      .map(
+        (e) =>
+          `'${e.id}' (${this.pinned(e.id) ? "pinned" : e.state === "loading" ? "loading" : `serving ${this.inFlight(e)} request(s)`}, ${formatBytes(this.charge(e))}${e.kind === "embedding" ? ", embedding" : ""})`,
+      );
     const s = this.settings.current;
     const why =
       count + 1 > s.maxModels
         ? `the pool already holds its maximum of ${s.maxModels} model(s)`
         : `it needs about ${formatBytes(need)} and only ${formatBytes(Math.max(0, this.settings.budgetBytes - used))} of the ${formatBytes(this.settings.budgetBytes)} budget can be freed`;
-    return new LlmuxError("pool_exhausted", `cannot load model '${id}': ${why}, and no loaded model can be unloaded now: ${held.join(", ") || "none"}`, {
+    return new LlmuxError("pool_exhausted", `cannot load ${kind === "embedding" ? "embedding " : ""}model '${id}': ${why}, and no loaded model can be unloaded now: ${held.join(", ") || "none"}`, {
       extra: { model: id, needed_bytes: need, budget_bytes: this.settings.budgetBytes, used_bytes: used },
       headers: { "retry-after": "5" },
     });
   }
 
-  private startLoad(info: ModelInfo, load: RunnerLoadOptions, estimate: MemoryEstimate): void {
-    const runner = new RunnerClient(info.id);
+  private startLoad(info: ModelInfo, load: Load, estimate: MemoryEstimate): void {
     let resolveGone!: () => void;
     const gone = new Promise<void>((r) => (resolveGone = r));
-    const entry: Entry = {
-      id: info.id,
-      info,
-      runner,
-      state: "loading",
-      estimate,
-      load,
-      leases: 0,
-      lastUsed: Date.now(),
-      requestsServed: 0,
-      ready: Promise.resolve(),
-      gone,
-    };
+    const k = key(load.kind, info.id);
+    const base = { key: k, id: info.id, info, state: "loading" as PoolModelState, estimate, leases: 0, lastUsed: Date.now(), requestsServed: 0, ready: Promise.resolve(), gone };
+    const entry: Entry =
+      load.kind === "chat"
+        ? { ...base, kind: "chat", runner: new RunnerClient(info.id), load: load.options }
+        : { ...base, kind: "embedding", runner: new EmbedRunnerClient(info.id), load: load.options };
+    const runner = entry.runner;
     runner.once("exit", () => {
-      if (this.entries.get(info.id) === entry) this.entries.delete(info.id);
+      if (this.entries.get(k) === entry) this.entries.delete(k);
       resolveGone();
     });
+    const start = () => (entry.kind === "chat" ? entry.runner.start(entry.load) : entry.runner.start(entry.load));
     // A span only here: a model already loaded has no load to show.
-    entry.ready = withSpan("model.load", { "llmux.model": info.id }, () => runner.start(load)).then(
+    entry.ready = withSpan("model.load", { "llmux.model": info.id, "llmux.model.kind": load.kind }, start).then(
       () => {
         if (entry.state === "loading") entry.state = "ready";
         entry.lastUsed = Date.now();
         this.sample(entry);
       },
       (err: unknown) => {
-        if (this.entries.get(info.id) === entry) this.entries.delete(info.id);
+        if (this.entries.get(k) === entry) this.entries.delete(k);
         void runner.stop();
         resolveGone();
         throw err;
       },
     );
     entry.ready.catch(() => {}); // waiters see the error; nobody waiting is fine too
-    this.entries.set(info.id, entry);
+    this.entries.set(k, entry);
   }
 
   private unloadEntry(e: Entry): Promise<void> {
@@ -307,18 +346,23 @@ export class ModelPool {
     return e.gone;
   }
 
-  private loadOptions(info: ModelInfo): RunnerLoadOptions {
+  private loadOptions(info: ModelInfo, kind: PoolModelKind): Load {
     const own = this.options.modelSettings?.(info.id) ?? {};
     const context = own.context_size ?? this.engine.contextSize;
+    const contextSize = Math.min(context, info.contextLength || context);
+    const threads = own.threads ?? this.engine.threads;
+    const common = { modelPath: info.path, contextSize, threads, useMmap: this.engine.useMmap, vocabSize: info.vocabSize };
+    if (kind === "embedding") return { kind, options: common }; // one sequence, on the CPU (the embedding runner's design)
     return {
-      modelPath: info.path,
-      contextSize: Math.min(context, info.contextLength || context),
-      parallel: own.parallel ?? this.engine.parallel,
-      threads: own.threads ?? this.engine.threads,
-      useMmap: this.engine.useMmap,
-      ...(own.gpu_layers !== undefined ? { gpuLayers: own.gpu_layers } : {}),
-      vocabSize: info.vocabSize,
+      kind,
+      options: { ...common, parallel: own.parallel ?? this.engine.parallel, ...(own.gpu_layers !== undefined ? { gpuLayers: own.gpu_layers } : {}) },
     };
+  }
+
+  private estimateLoad(info: ModelInfo, load: Load): MemoryEstimate {
+    return load.kind === "chat"
+      ? estimateModelMemory(info, load.options)
+      : estimateEmbeddingMemory(info, load.options.contextSize);
   }
 
   private pinned(id: string): boolean {
@@ -339,29 +383,39 @@ export class ModelPool {
 
   private charge(e: Entry): number {
     const est = e.estimate.totalBytes;
-    if (e.state === "loading") return Math.max(est, this.observedPeak.get(e.id) ?? 0);
+    if (e.state === "loading") return Math.max(est, this.observedPeak.get(e.key) ?? 0);
     return Math.max(est, this.sample(e) ?? 0);
   }
 
   /** Reads a runner's RSS and remembers the model's peak. */
   private sample(e: Entry): number | null {
     const rss = e.runner.rssBytes();
-    if (rss !== null && rss > (this.observedPeak.get(e.id) ?? 0)) this.observedPeak.set(e.id, rss);
+    if (rss !== null && rss > (this.observedPeak.get(e.key) ?? 0)) this.observedPeak.set(e.key, rss);
     return rss;
   }
 
   private async describe(e: Entry): Promise<PoolModelStatus> {
-    let slotsBusy = e.runner.inFlight;
-    if (e.state === "ready") {
-      const stats = await withTimeout(e.runner.stats(), 1000).catch(() => null);
-      if (stats) slotsBusy = stats.busySlots;
+    let slots: number;
+    let slotsBusy: number;
+    if (e.kind === "chat") {
+      slots = e.runner.info?.parallel ?? e.load.parallel;
+      slotsBusy = e.runner.inFlight;
+      if (e.state === "ready") {
+        const stats = await withTimeout(e.runner.stats(), 1000).catch(() => null);
+        if (stats) slotsBusy = stats.busySlots;
+      }
+    } else {
+      // One sequence: requests queue in the runner and run one after another.
+      slots = 1;
+      slotsBusy = Math.min(1, this.inFlight(e));
     }
     return {
       id: e.id,
+      kind: e.kind,
       state: e.state,
       estimated_bytes: e.estimate.totalBytes,
       rss_bytes: this.sample(e),
-      slots: e.runner.info?.parallel ?? e.load.parallel,
+      slots,
       slots_busy: slotsBusy,
       context_size: e.runner.info?.contextSize ?? e.load.contextSize,
       last_used: e.lastUsed,
@@ -396,6 +450,8 @@ export class ModelPool {
     await Promise.all(gone);
   }
 }
+
+const key = (kind: PoolModelKind, id: string): string => `${kind}:${id}`;
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -66,8 +66,6 @@ export interface HttpDeps {
   /** The model pool's admin API and `/api/models`; absent: those routes are not served. */
   pool?: ModelPool;
   modelSettings?: ModelSettingsRepository;
-  /** Unloads an embedding model before its file is deleted. */
-  unloadEmbeddings?: (id: string) => Promise<unknown>;
   /** The stored Hugging Face token (`/admin/hub/token`). */
   hubToken?: HubTokenStore;
 }
@@ -153,7 +151,7 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   if (deps.hubToken) registerHubTokenRoutes(app, { hubToken: deps.hubToken });
   if (deps.pool && deps.modelSettings) {
     registerAdminPoolRoutes(app, { pool: deps.pool, registry: deps.registry, modelSettings: deps.modelSettings });
-    registerLocalModelRoutes(app, { pool: deps.pool, registry: deps.registry, unloadEmbeddings: deps.unloadEmbeddings });
+    registerLocalModelRoutes(app, { pool: deps.pool, registry: deps.registry });
   }
   // The web UI at `/` (static files, SPA fallback for non-API paths).
   registerWebUiRoutes(app);

@@ -1,4 +1,8 @@
-import type { SecretBox } from "../security/secret-box.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { loadSecretBox, type SecretBox } from "../security/secret-box.js";
+import { openDatabase } from "../store/db.js";
+import { SettingsRepository } from "../store/settings-repo.js";
 
 interface Store {
   get<T>(key: string): Promise<T | undefined>;
@@ -49,5 +53,25 @@ export class HubTokenStore {
   async set(token: string | null): Promise<void> {
     await this.store.set(KEY, token === null ? null : this.box().seal(token, CONTEXT));
     this.stored = token ?? undefined;
+  }
+}
+
+/**
+ * The token a command-line tool should send for `home`: `HF_TOKEN` when set (it wins), else the
+ * one stored through `PUT /admin/hub/token`, read with the same store and secret box the server
+ * uses. A home without a database has no stored token and is left untouched (no database or key
+ * file is created); a stored token that no longer opens is reported through `warn`.
+ */
+export async function readHubToken(home: string, env: NodeJS.ProcessEnv = process.env, warn?: (msg: string) => void): Promise<string | undefined> {
+  if (env.HF_TOKEN) return env.HF_TOKEN;
+  const file = join(home, "llmux.db");
+  if (!existsSync(file)) return undefined;
+  const db = await openDatabase(file);
+  try {
+    const tokens = new HubTokenStore(new SettingsRepository(db), () => loadSecretBox(home, env), env);
+    await tokens.load({ warn: (obj, msg) => warn?.(msg) });
+    return tokens.current();
+  } finally {
+    await db.destroy();
   }
 }

@@ -24,7 +24,8 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setInterval(() => {
       const m = /llmux listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
+      // The start-up summary ends with the models line (written after an await): wait for it too.
+      if (m && /^models \(\d+\)/m.test(out)) {
         clearInterval(timer);
         resolve(m[1]);
       }

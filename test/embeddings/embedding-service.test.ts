@@ -9,12 +9,14 @@ import { after, before, describe, it } from "node:test";
 import { defaultEngineConfig } from "../../src/config.js";
 import { EmbeddingService } from "../../src/engine/embeddings/embedding-service.js";
 import { writeGguf } from "../../src/engine/gguf/writer.js";
+import { ModelPool } from "../../src/engine/model-pool.js";
 import { ModelRegistry } from "../../src/engine/model-registry.js";
 import { synthesizeModel, synthesizeSpec } from "../../src/engine/synth/synthesize.js";
 import { isLlmuxError } from "../../src/errors/llmux-error.js";
 
 let home: string;
 let service: EmbeddingService;
+let pool: ModelPool;
 
 before(async () => {
   home = await mkdtemp(join(tmpdir(), "llmux-embed-svc-"));
@@ -26,11 +28,14 @@ before(async () => {
   spec.tensors = spec.tensors.filter((t) => t.name !== "blk.1.ffn_down.weight");
   await writeGguf(join(models, "no-ffn.gguf"), spec);
   await registry.refresh();
-  service = new EmbeddingService(registry, { ...defaultEngineConfig(), threads: 1, contextSize: 2048 });
+  // The pool's default limits (75% of memory, 4 models) hold a tiny embedding model with room to spare.
+  pool = new ModelPool({ ...defaultEngineConfig(), threads: 1, contextSize: 2048 });
+  service = new EmbeddingService(registry, pool);
 });
 
 after(async () => {
   await service?.close();
+  await pool?.closeAll();
   await rm(home, { recursive: true, force: true });
 });
 

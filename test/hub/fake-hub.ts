@@ -41,6 +41,8 @@ export class FakeHub {
   inFlight = 0;
   maxInFlight = 0;
   baseUrl = "";
+  /** When set, every request must carry `Authorization: Bearer <it>`, else 401 (a private repo). */
+  requiredToken?: string;
   #server: Server = createServer((req, res) => void this.#handle(req, res));
 
   async start(): Promise<this> {
@@ -61,6 +63,9 @@ export class FakeHub {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", this.baseUrl);
     this.requests.push({ url: req.url ?? "", range: req.headers.range, authorization: req.headers.authorization });
+    if (this.requiredToken !== undefined && req.headers.authorization !== `Bearer ${this.requiredToken}`) {
+      return json(res, 401, { error: "Invalid credentials in Authorization header" });
+    }
     if (url.pathname === "/api/models") return this.#search(url, res);
     const tree = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/main$/.exec(url.pathname);
     if (tree) {

@@ -1,15 +1,16 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFileSync, existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ServerClient } from "../../src/cli/server-client.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
-import { chat } from "./helpers.js";
+import { LONG_GENERATION, startTestServer, type TestServer } from "../helpers/server.js";
+import { chat, until } from "./helpers.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
@@ -61,7 +62,7 @@ describe("llmux ls, ps and rm", () => {
     assert.match(wrong.err, /invalid API key/);
     const r = await llmux(["ps", "--url", s.url, "--api-key", key]);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /^tiny\s+ready\s+[\d.]+ MiB\s+[\d.]+ MiB\s+0\/4\s+2048\s+1\s/m);
+    assert.match(r.out, /^tiny\s+chat\s+ready\s+[\d.]+ MiB\s+[\d.]+ MiB\s+0\/4\s+2048\s+1\s/m);
     assert.match(r.out, /pool: .* of .*, 1 of \d+ models/);
   });
 
@@ -71,15 +72,56 @@ describe("llmux ls, ps and rm", () => {
     assert.match(r.err, /no llmux server at/);
   });
 
-  it("rm asks the running server to unload the model, then deletes its file", async () => {
+  it("rm deletes through the running server: it unloads the model and deletes the file in the server's own home", async () => {
     copyFileSync(join(s.home, "models", "tiny.gguf"), join(s.home, "models", "spare.gguf"));
     assert.equal((await chat(s, "spare")).status, 200);
     assert.ok(s.app.pool.has("spare"));
-    const r = await llmux(["rm", "spare", "--home", s.home, "--url", s.url], { LLMUX_API_KEY: key });
-    assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /removed spare \(unloaded from the server/);
-    assert.equal(s.app.pool.has("spare"), false);
-    assert.equal(existsSync(join(s.home, "models", "spare.gguf")), false);
+    // --home names another folder: with a server up, the server's models folder is the one that counts.
+    const elsewhere = mkdtempSync(join(tmpdir(), "llmux-rm-"));
+    try {
+      const noKey = await llmux(["rm", "spare", "--home", elsewhere, "--url", s.url], { LLMUX_API_KEY: "" });
+      assert.equal(noKey.code, 1);
+      assert.match(noKey.err, /set LLMUX_API_KEY or pass --api-key/);
+      assert.ok(existsSync(join(s.home, "models", "spare.gguf")), "a refused rm deletes nothing");
+      const r = await llmux(["rm", "spare", "--home", elsewhere, "--url", s.url], { LLMUX_API_KEY: key });
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /removed spare \(unloaded and deleted by the server at http/);
+      assert.equal(s.app.pool.has("spare"), false);
+      assert.equal(existsSync(join(s.home, "models", "spare.gguf")), false);
+      assert.equal(s.app.registry.has("spare"), false, "the server no longer lists it");
+      const again = await llmux(["rm", "spare", "--url", s.url], { LLMUX_API_KEY: key });
+      assert.equal(again.code, 1);
+      assert.match(again.err, /model 'spare' does not exist on the server at/);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it("rm through the server refuses a model serving a request (409 model_busy) and keeps its file", async () => {
+    copyFileSync(join(s.home, "models", "tiny.gguf"), join(s.home, "models", "busy.gguf"));
+    await s.app.registry.refresh();
+    const controller = new AbortController();
+    const stream = await s.openai.chat.completions.create(
+      { model: "busy", messages: [{ role: "user", content: "write" }], stream: true, ...LONG_GENERATION } as never,
+      { signal: controller.signal },
+    );
+    const iter = (stream as unknown as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    try {
+      await iter.next();
+      const r = await llmux(["rm", "busy", "--url", s.url, "--api-key", key]);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /model 'busy' is serving 1 request/);
+      assert.ok(existsSync(join(s.home, "models", "busy.gguf")));
+    } finally {
+      controller.abort();
+      await iter.return?.().catch(() => {});
+    }
+    const done = await until(async () => {
+      const r = await llmux(["rm", "busy", "--url", s.url, "--api-key", key]);
+      return r.code === 0 ? r : undefined;
+    }, "rm to succeed once the request ended", 30_000);
+    assert.match(done.out, /removed busy/);
+    assert.equal(existsSync(join(s.home, "models", "busy.gguf")), false);
   });
 
   it("rm works with no server up, and fails clearly for an unknown model", async () => {
@@ -87,6 +129,7 @@ describe("llmux ls, ps and rm", () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
     const r = await llmux(["rm", "spare2", "--home", s.home, "--url", url]);
     assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /removed spare2 from .* \(no server at/);
     assert.equal(existsSync(join(s.home, "models", "spare2.gguf")), false);
     const unknown = await llmux(["rm", "nothing", "--home", s.home, "--url", url]);
     assert.equal(unknown.code, 1);

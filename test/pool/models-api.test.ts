@@ -68,6 +68,16 @@ describe("local models API and per-model settings", () => {
     assert.equal((await s.admin("/api/models/spare", { method: "DELETE" })).status, 404);
     assert.ok(!(await s.openai.models.list()).data.some((m) => m.id === "spare"));
   });
+
+  it("DELETE /api/models/:id ends a loaded embedding model's runner too, then removes its file", async () => {
+    await s.openai.embeddings.create({ model: "emb", input: "hello" });
+    const pid = s.app.embeddings.list().find((m) => m.id === "emb")?.pid;
+    assert.ok(pid && s.app.pool.has("emb", "embedding"));
+    assert.equal((await s.admin("/api/models/emb", { method: "DELETE" })).status, 204);
+    assert.equal(s.app.pool.has("emb"), false);
+    assert.throws(() => process.kill(pid, 0), "the embedding runner process is gone");
+    assert.equal(existsSync(join(s.home, "models", "emb.gguf")), false);
+  });
 });
 
 describe("the Hugging Face token", () => {

@@ -183,11 +183,14 @@ describe("pool admin API validation", () => {
     assert.equal((await poolStatus(s)).max_models, 3);
   });
 
-  it("load, unload and pin: unknown models are 404, bodies are checked, embedding models are not pool models", async () => {
+  it("load, unload and pin: unknown models are 404, bodies and kinds are checked", async () => {
     assert.equal((await post(s, "/admin/pool/models/nope/load")).status, 404);
     assert.equal((await post(s, "/admin/pool/models/nope/unload")).status, 404);
     await bad(await put(s, "/admin/pool/models/tiny/pin", { pinned: "yes" }), "pinned");
-    await bad(await post(s, "/admin/pool/models/emb/load"), "id");
+    await bad(await post(s, "/admin/pool/models/emb/load?kind=chat"), "kind");
+    await bad(await post(s, "/admin/pool/models/tiny/load?kind=embedding"), "kind");
+    await bad(await post(s, "/admin/pool/models/tiny/load?kind=vision"), "kind");
+    await bad(await post(s, "/admin/pool/models/tiny/unload?kind=vision"), "kind");
   });
 
   it("refuses bad model settings naming the field; 404 for an unknown model", async () => {

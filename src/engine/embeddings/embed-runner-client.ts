@@ -97,6 +97,11 @@ export class EmbedRunnerClient extends EventEmitter {
     });
   }
 
+  /** Resident memory of the runner process, read from the kernel (null when it cannot be read). */
+  rssBytes(): number | null {
+    return this.proc?.rssBytes() ?? null;
+  }
+
   /** Ends the runner: that is how a model is unloaded. Resolves once the process is gone. */
   async stop(): Promise<void> {
     await this.proc?.stop();

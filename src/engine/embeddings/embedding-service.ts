@@ -1,8 +1,7 @@
-import type { EngineConfig } from "../../config.js";
 import { LlmuxError } from "../../errors/llmux-error.js";
 import type { ModelInfo } from "../gguf/model-info.js";
+import type { ModelPool } from "../model-pool.js";
 import type { ModelRegistry } from "../model-registry.js";
-import { EmbedRunnerClient } from "./embed-runner-client.js";
 
 /** Options of one embedding request. */
 export interface EmbedOptions {
@@ -32,28 +31,19 @@ export interface EmbeddingBackend {
   embed(modelId: string, inputs: string[] | number[][], options?: EmbedOptions): Promise<EmbeddingResult>;
 }
 
-interface LoadedEmbedder {
-  id: string;
-  /** The registry's facts it was loaded from: the registry re-reads a changed file into a new object, which gets a fresh runner. */
-  info: ModelInfo;
-  runner: EmbedRunnerClient;
-  lastUsed: number;
-}
-
 /**
- * Embeddings from local GGUF models, each embedding model in its own runner process
- * (loaded on first use, concurrent first requests share the load, reloaded after a crash).
- * Models come from the {@link ModelRegistry}; a model whose metadata says it cannot embed
- * is refused before anything is loaded.
+ * Embeddings from local GGUF models. Each embedding model runs in its own embedding runner
+ * process held by the {@link ModelPool}: it counts against the same memory budget and model
+ * count as chat models, is evicted when idle to make room (never while a request holds it),
+ * and is reloaded after a crash. Models come from the {@link ModelRegistry}; a model whose
+ * metadata says it cannot embed is refused before anything is loaded.
  */
 export class EmbeddingService implements EmbeddingBackend {
-  private readonly loaded = new Map<string, LoadedEmbedder>();
-  private readonly loading = new Map<string, Promise<LoadedEmbedder>>();
   private closed = false;
 
   constructor(
     private readonly registry: ModelRegistry,
-    private readonly engine: EngineConfig,
+    private readonly pool: ModelPool,
   ) {}
 
   async embed(modelId: string, inputs: string[] | number[][], options: EmbedOptions = {}): Promise<EmbeddingResult> {
@@ -69,76 +59,37 @@ export class EmbeddingService implements EmbeddingBackend {
     }
     checkInputs(inputs, info.vocabSize);
     options.signal?.throwIfAborted();
-    const loaded = await this.acquire(info);
-    const dims = loaded.runner.info?.dimensions ?? info.embeddingLength;
-    if (options.dimensions !== undefined && options.dimensions !== dims) {
-      throw new LlmuxError(
-        "unsupported_parameter",
-        `'dimensions' ${options.dimensions} is not supported by model '${info.id}': its embeddings have ${dims} dimensions (omit 'dimensions' or pass ${dims})`,
-        { param: "dimensions" },
-      );
+    const lease = await this.pool.acquireEmbedder(info);
+    try {
+      const dims = lease.runner.info?.dimensions ?? info.embeddingLength;
+      if (options.dimensions !== undefined && options.dimensions !== dims) {
+        throw new LlmuxError(
+          "unsupported_parameter",
+          `'dimensions' ${options.dimensions} is not supported by model '${info.id}': its embeddings have ${dims} dimensions (omit 'dimensions' or pass ${dims})`,
+          { param: "dimensions" },
+        );
+      }
+      const { vectors, tokenCounts } = await lease.runner.embed(inputs, options.signal);
+      return { vectors, tokenCounts, promptTokens: tokenCounts.reduce((a, b) => a + b, 0), model: info.id };
+    } finally {
+      lease.release();
     }
-    const { vectors, tokenCounts } = await loaded.runner.embed(inputs, options.signal);
-    return { vectors, tokenCounts, promptTokens: tokenCounts.reduce((a, b) => a + b, 0), model: info.id };
   }
 
   /** Loaded embedding models. */
   list(): { id: string; pid?: number; lastUsed: number; dimensions?: number }[] {
-    return [...this.loaded.values()].map((m) => ({ id: m.id, pid: m.runner.pid, lastUsed: m.lastUsed, dimensions: m.runner.info?.dimensions }));
+    return this.pool.listEmbedders();
   }
 
-  /** Ends a model's runner. */
-  async unload(id: string): Promise<boolean> {
-    const model = this.loaded.get(id);
-    if (!model) return false;
-    this.loaded.delete(id);
-    await model.runner.stop();
-    return true;
+  /** Ends a model's embedding runner (even while it serves: those requests fail). */
+  unload(id: string): Promise<boolean> {
+    return this.pool.unload(id, { kind: "embedding", force: true });
   }
 
-  /** Ends every runner (and those still loading); later requests get `shutting_down`. */
+  /** Ends every embedding runner; later requests get `shutting_down`. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled([...this.loading.values()]);
-    await Promise.all([...this.loaded.keys()].map((id) => this.unload(id)));
-  }
-
-  private async acquire(info: ModelInfo): Promise<LoadedEmbedder> {
-    const ready = this.loaded.get(info.id);
-    if (ready?.runner.alive && ready.info === info) {
-      ready.lastUsed = Date.now();
-      return ready;
-    }
-    if (ready) await this.unload(info.id);
-    let pending = this.loading.get(info.id);
-    if (!pending) {
-      pending = this.load(info).finally(() => this.loading.delete(info.id));
-      this.loading.set(info.id, pending);
-    }
-    const model = await pending;
-    model.lastUsed = Date.now();
-    return model;
-  }
-
-  private async load(info: ModelInfo): Promise<LoadedEmbedder> {
-    const runner = new EmbedRunnerClient(info.id);
-    await runner.start({
-      modelPath: info.path,
-      contextSize: Math.min(this.engine.contextSize, info.contextLength || this.engine.contextSize),
-      threads: this.engine.threads,
-      useMmap: this.engine.useMmap,
-      vocabSize: info.vocabSize,
-    });
-    if (this.closed) {
-      await runner.stop();
-      throw new LlmuxError("shutting_down", "the server is shutting down");
-    }
-    const model: LoadedEmbedder = { id: info.id, info, runner, lastUsed: Date.now() };
-    this.loaded.set(info.id, model);
-    runner.once("exit", () => {
-      if (this.loaded.get(info.id) === model) this.loaded.delete(info.id);
-    });
-    return model;
+    await Promise.all(this.list().map((m) => this.unload(m.id)));
   }
 }
 

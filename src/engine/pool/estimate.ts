@@ -29,6 +29,11 @@ export interface LoadShape {
   contextSize: number;
   /** Slots (parallel sequences). */
   parallel: number;
+  /**
+   * Tokens evaluated in one batch; node-llama-cpp's default (at most 512) when absent. An
+   * embedding context evaluates a whole input at once (encoders need it), so it is the context size.
+   */
+  batchSize?: number;
 }
 
 /**
@@ -41,7 +46,7 @@ export function estimateModelMemory(info: ModelInfo, shape: LoadShape): MemoryEs
   const cells = shape.contextSize * shape.parallel;
   const headDim = info.headDim || (info.headCount > 0 ? info.embeddingLength / info.headCount : 0);
   const kvCacheBytes = 2 * info.blockCount * cells * info.headCountKv * headDim * 2;
-  const ubatch = Math.min(cells, MAX_UBATCH);
+  const ubatch = Math.min(cells, shape.batchSize ?? MAX_UBATCH);
   const logits = info.vocabSize * ubatch * 4;
   const attention = info.headCount * ubatch * cells * 4;
   // Hidden states and the FFN's intermediate of one micro-batch, a few alive at once.
@@ -51,4 +56,22 @@ export function estimateModelMemory(info: ModelInfo, shape: LoadShape): MemoryEs
   const weightsBytes = info.tensorBytes;
   const runtimeBytes = RUNNER_BASE_BYTES;
   return { weightsBytes, kvCacheBytes, computeBytes, runtimeBytes, totalBytes: weightsBytes + kvCacheBytes + computeBytes + runtimeBytes };
+}
+
+/**
+ * The JS heap an embedding runner needs for one request in flight: the inputs arrive in one
+ * IPC message (up to 2,048 inputs, an 8 MB body), are tokenized all at once, and the vectors
+ * go back in one message. Measured on the tiny-embed model: 2,048 inputs of ~500 tokens
+ * raised the runner's RSS by ~31 MB over idle.
+ */
+export const EMBED_REQUEST_BYTES = 48 * 2 ** 20;
+
+/**
+ * Estimates an embedding model's memory in its runner: one sequence of `contextSize`, the
+ * whole input evaluated in one batch (encoders need it), and one request's buffers.
+ */
+export function estimateEmbeddingMemory(info: ModelInfo, contextSize: number): MemoryEstimate {
+  const e = estimateModelMemory(info, { contextSize, parallel: 1, batchSize: contextSize });
+  const runtimeBytes = e.runtimeBytes + EMBED_REQUEST_BYTES;
+  return { ...e, runtimeBytes, totalBytes: e.totalBytes + EMBED_REQUEST_BYTES };
 }

@@ -1,10 +1,13 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { parseBody } from "../../codecs/validation.js";
 import type { ModelInfo } from "../../engine/gguf/model-info.js";
-import type { ModelPool } from "../../engine/model-pool.js";
+import { defaultKind, type ModelPool, type PoolModelKind } from "../../engine/model-pool.js";
 import type { ModelRegistry } from "../../engine/model-registry.js";
 import { LlmuxError } from "../../errors/llmux-error.js";
+import { renderProblem } from "../../errors/render.js";
+import { toLlmuxError } from "../problem.js";
+import { SseWriter } from "../sse.js";
 import type { ModelSettingsRepository } from "../../store/model-settings-repo.js";
 
 const pinBody = z.strictObject({ pinned: z.boolean() });
@@ -47,14 +50,16 @@ export function registerAdminPoolRoutes(app: FastifyInstance, deps: PoolRouteDep
     return { budget: s.budget, budget_bytes: pool.settings.budgetBytes, max_models: s.maxModels, keep_alive_s: s.keepAliveS, pinned: s.pinned };
   };
 
-  /** A chat model by id: 404 when unknown, 400 for an embedding model (served by /v1/embeddings, outside the pool). */
-  const chatModel = async (id: string): Promise<ModelInfo> => {
+  /**
+   * A model by id (404 when unknown) and the kind of runner to load it as: `?kind=chat|embedding`,
+   * else an embedding-only model as `embedding` and any other as `chat`.
+   */
+  const modelAndKind = async (id: string, kind: string | undefined): Promise<{ info: ModelInfo; kind: PoolModelKind }> => {
+    if (kind !== undefined && kind !== "chat" && kind !== "embedding") throw invalid("kind", "must be 'chat' or 'embedding'");
     const info = await registry.get(id);
-    if (info.capabilities.embeddings && !info.capabilities.chat) {
-      const message = `model '${id}' is an embedding model; the pool holds chat models`;
-      throw new LlmuxError("validation_failed", message, { param: "id", fieldErrors: [{ field: "id", message }] });
-    }
-    return info;
+    if (kind === "embedding" && !info.capabilities.embeddings) throw invalid("kind", `model '${id}' cannot produce embeddings`);
+    if (kind === "chat" && !info.capabilities.chat && info.capabilities.embeddings) throw invalid("kind", `model '${id}' is an embedding model; it cannot generate text`);
+    return { info, kind: kind ?? defaultKind(info) };
   };
 
   app.get("/admin/pool", adminOrKey, async () => pool.status());
@@ -70,25 +75,69 @@ export function registerAdminPoolRoutes(app: FastifyInstance, deps: PoolRouteDep
     return settingsView();
   });
 
-  app.post<{ Params: { id: string } }>("/admin/pool/models/:id/load", admin, async (request) => {
-    const info = await chatModel(request.params.id);
-    await pool.ensureLoaded(info);
-    return { model: await pool.describeModel(info.id) };
+  // With `Accept: text/event-stream` the load streams its progress (`state` events, then `error` on failure).
+  app.post<{ Params: { id: string }; Querystring: { kind?: string } }>("/admin/pool/models/:id/load", admin, async (request, reply) => {
+    const { info, kind } = await modelAndKind(request.params.id, request.query.kind);
+    if (wantsEventStream(request.headers.accept)) return streamLoad(request, reply, info, kind);
+    await pool.ensureLoaded(info, kind);
+    return { model: await pool.describeModel(info.id, kind) };
   });
 
-  app.post<{ Params: { id: string }; Querystring: { force?: string } }>("/admin/pool/models/:id/unload", adminOrKey, async (request, reply) => {
+  app.post<{ Params: { id: string }; Querystring: { force?: string; kind?: string } }>("/admin/pool/models/:id/unload", adminOrKey, async (request, reply) => {
     const { id } = request.params;
+    const { kind } = request.query;
+    if (kind !== undefined && kind !== "chat" && kind !== "embedding") throw invalid("kind", "must be 'chat' or 'embedding'");
     if (!pool.has(id)) await registry.get(id); // 404 for a model that does not exist; unloading one not loaded is a no-op
-    await pool.unload(id, { force: request.query.force === "true" });
+    await pool.unload(id, { force: request.query.force === "true", kind });
     return reply.code(204).send();
   });
 
   app.put<{ Params: { id: string } }>("/admin/pool/models/:id/pin", admin, async (request) => {
     const { pinned } = parseBody(pinBody, request.body);
-    const info = await chatModel(request.params.id);
+    const { info, kind } = await modelAndKind(request.params.id, undefined);
     await pool.pin(info, pinned);
-    return { model: (await pool.describeModel(info.id)) ?? null };
+    return { model: (await pool.describeModel(info.id, kind)) ?? null };
   });
+
+  /**
+   * Streams one load: a `state` event now (`loading`, or `ready` when it already is), one each
+   * time the pool's row changes state, then `ready` with the row, or an `error` event carrying
+   * the problem (`pool_exhausted`, `model_load_failed`, …). A comment every few seconds keeps
+   * proxies from closing a long load. A client that goes away does not cancel the load.
+   */
+  const streamLoad = async (request: FastifyRequest, reply: FastifyReply, info: ModelInfo, kind: PoolModelKind): Promise<void> => {
+    const sse = new SseWriter(request, reply);
+    const state = (st: string, model: unknown) => sse.write(`event: state\ndata: ${JSON.stringify({ id: info.id, kind, state: st, model })}\n\n`);
+    let last = "";
+    const report = async () => {
+      const row = (await pool.describeModel(info.id, kind)) ?? null;
+      const st = row?.state ?? "loading"; // not in the pool yet: waiting for room (evicting others)
+      if (st !== last && st !== "ready") {
+        last = st;
+        await state(st, row);
+      }
+    };
+    const loaded = pool.ensureLoaded(info, kind);
+    let done = false;
+    void loaded.finally(() => (done = true)).catch(() => {});
+    try {
+      await report();
+      let beats = 0;
+      while (!done && !sse.closed) {
+        await Promise.race([loaded.catch(() => {}), new Promise((r) => setTimeout(r, 200).unref())]);
+        if (done) break;
+        await report();
+        if (++beats % 15 === 0) await sse.write(": loading\n\n");
+      }
+      await loaded;
+      await state("ready", (await pool.describeModel(info.id, kind)) ?? null);
+    } catch (err) {
+      const problem = renderProblem(toLlmuxError(err), { requestId: request.id, instance: request.url.split("?")[0], surface: "plain" });
+      await sse.write(`event: error\ndata: ${JSON.stringify(problem)}\n\n`);
+    } finally {
+      sse.end();
+    }
+  };
 
   app.get<{ Params: { id: string } }>("/admin/models/:id/settings", admin, async (request) => {
     const info = await registry.get(request.params.id);
@@ -100,4 +149,12 @@ export function registerAdminPoolRoutes(app: FastifyInstance, deps: PoolRouteDep
     const info = await registry.get(request.params.id);
     return deps.modelSettings.put(info.id, body);
   });
+}
+
+const invalid = (field: string, message: string): LlmuxError =>
+  new LlmuxError("validation_failed", `invalid '${field}': ${message}`, { param: field, fieldErrors: [{ field, message }] });
+
+/** Whether the client asked for an event stream (`Accept: text/event-stream`, alone or among others). */
+function wantsEventStream(accept: string | undefined): boolean {
+  return (accept ?? "").split(",").some((part) => part.split(";")[0].trim().toLowerCase() === "text/event-stream");
 }

@@ -4,7 +4,7 @@ import type { ModelRegistry } from "../../engine/model-registry.js";
 import { deleteLocalModel } from "../../engine/pool/delete-model.js";
 
 /** `GET /api/models` (local models with their metadata and capabilities) and `DELETE /api/models/:id`. */
-export function registerLocalModelRoutes(app: FastifyInstance, deps: { pool: ModelPool; registry: ModelRegistry; unloadEmbeddings?: (id: string) => Promise<unknown> }): void {
+export function registerLocalModelRoutes(app: FastifyInstance, deps: { pool: ModelPool; registry: ModelRegistry }): void {
   app.get("/api/models", { config: { auth: "user" } }, async () => {
     await deps.registry.refresh();
     return {
@@ -22,12 +22,10 @@ export function registerLocalModelRoutes(app: FastifyInstance, deps: { pool: Mod
     };
   });
 
-  app.delete<{ Params: { id: string } }>("/api/models/:id", { config: { auth: "admin" } }, async (request, reply) => {
-    const unload = async (id: string) => {
-      await deps.pool.unload(id);
-      await deps.unloadEmbeddings?.(id);
-    };
-    await deleteLocalModel(deps.registry, { unload }, request.params.id);
+  // An admin's API key too: `llmux rm` deletes through the running server from a terminal.
+  app.delete<{ Params: { id: string } }>("/api/models/:id", { config: { auth: "admin", allowApiKey: true } }, async (request, reply) => {
+    // The pool holds chat and embedding runners alike: unloading there ends either.
+    await deleteLocalModel(deps.registry, deps.pool, request.params.id);
     return reply.code(204).send();
   });
 }
