@@ -1,10 +1,10 @@
 /**
  * bench:gateway — llmux as a gateway in front of an OpenAI-compatible upstream.
  *
- * A minimal mock upstream (bench/gateway-mock.mjs, plain node:http, fixed answers) and llmux
+ * A minimal mock upstream (src/bench/gateway-mock.ts, plain node:http, fixed answers) and llmux
  * (bench/gateway-server.mjs, from the compiled dist/) each run in their own process; llmux is configured through its admin
- * API with an `openai-compatible` provider pointing at the mock and an exact rule for
- * `bench-model`. Load comes from wrk (another process): 50 connections non-streaming,
+ * API (as the bench's admin) with an `openai-compatible` provider pointing at the mock and an
+ * exact rule for `bench-gateway` (the same setup as the suite's gateway section). Load comes from wrk (another process): 50 connections non-streaming,
  * 20 streaming, and one connection of each for the added latency, straight at the mock and
  * through llmux, alternating, in one run. Time to first byte of streams is measured by a small
  * node client (bench/gateway-ttfb.mjs), also alternating. llmux's RSS is sampled under load.
@@ -18,6 +18,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
+import { configureGatewayBench, GATEWAY_BENCH_MODEL, startMockUpstream } from "../src/bench/gateway-mock.js";
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 5);
@@ -91,14 +92,14 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "llmux-bench-wrk-"));
   const lua = (stream: boolean) => {
     const file = join(dir, stream ? "stream.lua" : "json.lua");
-    const body = JSON.stringify({ model: "bench-model", stream, messages: [{ role: "user", content: "Say hello." }] });
+    const body = JSON.stringify({ model: GATEWAY_BENCH_MODEL, stream, messages: [{ role: "user", content: "Say hello." }] });
     writeFileSync(file, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`);
     return file;
   };
   const scripts = { json: lua(false), stream: lua(true) };
 
-  const mock = await start(process.execPath, [join(here, "gateway-mock.mjs")]);
-  const mockUrl = `http://127.0.0.1:${mock.line}`;
+  const mock = await startMockUpstream();
+  const mockUrl = mock.url;
   // llmux runs from its compiled build, as an installed `llmux serve` does (tsx would add its own memory and start-up).
   process.stderr.write("building dist/ (tsc)…\n");
   await run(process.execPath, [join(here, "..", "node_modules", "typescript", "bin", "tsc"), "-p", join(here, "..", "tsconfig.json")]);
@@ -108,17 +109,12 @@ async function main(): Promise<void> {
   const stopAll = () => children.forEach((c) => c.kill("SIGTERM"));
   process.on("exit", stopAll);
   try {
-    const post = async (path: string, body: unknown, method = "POST") => {
-      const res = await fetch(`${llmuxUrl}${path}`, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-    };
-    await post("/admin/providers", { name: "mock", kind: "openai-compatible", base_url: mockUrl });
-    await post("/admin/routing/rules", { rules: [{ id: "bench", match: { kind: "exact", pattern: "bench-model" }, targets: [{ backend: "mock" }] }] }, "PUT");
+    await configureGatewayBench(llmuxUrl, mockUrl);
     for (const stream of [false, true]) {
       const res = await fetch(`${llmuxUrl}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model: "bench-model", stream, messages: [{ role: "user", content: "hi" }] }),
+        body: JSON.stringify({ model: GATEWAY_BENCH_MODEL, stream, messages: [{ role: "user", content: "hi" }] }),
       });
       if (res.status !== 200) throw new Error(`sanity request failed: ${res.status} ${await res.text()}`);
       await res.arrayBuffer();
@@ -149,7 +145,7 @@ async function main(): Promise<void> {
     const ttfb: { direct: { p50: number; p99: number }[]; llmux: { p50: number; p99: number }[] } = { direct: [], llmux: [] };
     for (let r = 0; r < ROUNDS; r++) {
       for (const [k, url] of [["direct", mockUrl], ["llmux", llmuxUrl]] as const) {
-        const { stdout } = await run(process.execPath, [join(here, "gateway-ttfb.mjs"), `${url}/v1/chat/completions`, "300"]);
+        const { stdout } = await run(process.execPath, [join(here, "gateway-ttfb.mjs"), `${url}/v1/chat/completions`, "300", GATEWAY_BENCH_MODEL]);
         ttfb[k].push(JSON.parse(stdout) as { p50: number; p99: number });
       }
     }
