@@ -18,20 +18,16 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
+import { findWrk, runWrk, wrkScript } from "../src/bench/gateway.js";
 import { configureGatewayBench, GATEWAY_BENCH_MODEL, startMockUpstream } from "../src/bench/gateway-mock.js";
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.GATEWAY_BENCH_ROUNDS ?? 2);
-const WRK = process.env.WRK ?? "/usr/bin/wrk";
+const WRK = findWrk() ?? "/usr/bin/wrk";
 const here = new URL(".", import.meta.url).pathname;
 
-interface WrkResult {
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-}
+type WrkResult = Awaited<ReturnType<typeof runWrk>>;
 
 /**
  * Starts a child and resolves with what it writes on fd 3 (`READY <value>`). Its stdout (the
@@ -49,23 +45,8 @@ function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
   });
 }
 
-const toMs = (v: string, unit: string): number => Number(v) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : unit === "m" ? 60000 : 1);
-
-function parseWrk(out: string): WrkResult {
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-  const pct = (p: number) => {
-    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m").exec(out);
-    return m ? toMs(m[1]!, m[2]!) : NaN;
-  };
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const errors = non2xx + (sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) + Number(sock[4]) : 0);
-  return { rps, p50Ms: pct(50), p99Ms: pct(99), errors };
-}
-
 async function wrk(url: string, connections: number, script: string): Promise<WrkResult> {
-  const { stdout } = await run(WRK, ["-t1", `-c${connections}`, `-d${SECONDS}s`, "--latency", "-s", script, url], { maxBuffer: 1 << 20 });
-  return parseWrk(stdout);
+  return runWrk(WRK, url, connections, SECONDS, script);
 }
 
 function rssMiB(pid: number): number {
@@ -90,13 +71,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "llmux-bench-wrk-"));
-  const lua = (stream: boolean) => {
-    const file = join(dir, stream ? "stream.lua" : "json.lua");
-    const body = JSON.stringify({ model: GATEWAY_BENCH_MODEL, stream, messages: [{ role: "user", content: "Say hello." }] });
-    writeFileSync(file, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`);
-    return file;
-  };
-  const scripts = { json: lua(false), stream: lua(true) };
+  const scripts = { json: wrkScript(dir, false), stream: wrkScript(dir, true) };
 
   const mock = await startMockUpstream();
   const mockUrl = mock.url;
@@ -152,8 +127,8 @@ async function main(): Promise<void> {
 
     const row = (key: string) => {
       const x = results[key]!;
-      const d = { rps: mean(x.direct.map((r) => r.rps)), p50: mean(x.direct.map((r) => r.p50Ms)), p99: mean(x.direct.map((r) => r.p99Ms)) };
-      const l = { rps: mean(x.llmux.map((r) => r.rps)), p50: mean(x.llmux.map((r) => r.p50Ms)), p99: mean(x.llmux.map((r) => r.p99Ms)) };
+      const d = { rps: mean(x.direct.map((r) => r.requestsPerS)), p50: mean(x.direct.map((r) => r.p50Ms)), p99: mean(x.direct.map((r) => r.p99Ms)) };
+      const l = { rps: mean(x.llmux.map((r) => r.requestsPerS)), p50: mean(x.llmux.map((r) => r.p50Ms)), p99: mean(x.llmux.map((r) => r.p99Ms)) };
       const errors = [...x.direct, ...x.llmux].reduce((a, r) => a + r.errors, 0);
       return { d, l, errors, rss: x.rssPeakMiB };
     };
