@@ -131,7 +131,8 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
 
   app.setErrorHandler((err, request, reply) => {
     const e = toLlmuxError(err);
-    if (e.code === "internal") request.log.error({ err, request_id: request.id }, "unhandled error");
+    // A client that went away aborts its upstream call with "client disconnected": not a fault of ours.
+    if (e.code === "internal" && !reply.raw.destroyed) request.log.error({ err, request_id: request.id }, "unhandled error");
     request.inference?.fail(e);
     return sendProblem(request, reply, e);
   });
