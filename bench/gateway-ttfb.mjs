@@ -1,11 +1,11 @@
 // Time to first byte of streamed answers at one connection (keep-alive), from its own process.
-// Usage: node bench/gateway-ttfb.mjs URL N → prints JSON { p50, p99, mean } in ms.
+// Usage: node bench/gateway-ttfb.mjs URL N MODEL → prints JSON { p50, p99, mean } in ms.
 import { request, Agent } from "node:http";
 
-const [url, nArg] = process.argv.slice(2);
+const [url, nArg, model = "bench-gateway"] = process.argv.slice(2);
 const n = Number(nArg ?? 300);
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-const body = JSON.stringify({ model: "bench-model", stream: true, messages: [{ role: "user", content: "Say hello." }] });
+const body = JSON.stringify({ model, stream: true, messages: [{ role: "user", content: "Say hello." }] });
 const u = new URL(url);
 
 const one = () =>

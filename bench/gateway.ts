@@ -1,10 +1,10 @@
 /**
  * bench:gateway — llmux as a gateway in front of an OpenAI-compatible upstream.
  *
- * A minimal mock upstream (bench/gateway-mock.mjs, plain node:http, fixed answers) and llmux
+ * A minimal mock upstream (src/bench/gateway-mock.ts, plain node:http, fixed answers) and llmux
  * (bench/gateway-server.mjs, from the compiled dist/) each run in their own process; llmux is configured through its admin
- * API with an `openai-compatible` provider pointing at the mock and an exact rule for
- * `bench-model`. Load comes from wrk (another process): 50 connections non-streaming,
+ * API (as the bench's admin) with an `openai-compatible` provider pointing at the mock and an
+ * exact rule for `bench-gateway` (the same setup as the suite's gateway section). Load comes from wrk (another process): 50 connections non-streaming,
  * 20 streaming, and one connection of each for the added latency, straight at the mock and
  * through llmux, alternating, in one run. Time to first byte of streams is measured by a small
  * node client (bench/gateway-ttfb.mjs), also alternating. llmux's RSS is sampled under load.
@@ -18,19 +18,16 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
+import { findWrk, runWrk, wrkScript } from "../src/bench/gateway.js";
+import { configureGatewayBench, GATEWAY_BENCH_MODEL, startMockUpstream } from "../src/bench/gateway-mock.js";
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.GATEWAY_BENCH_ROUNDS ?? 2);
-const WRK = process.env.WRK ?? "/usr/bin/wrk";
+const WRK = findWrk() ?? "/usr/bin/wrk";
 const here = new URL(".", import.meta.url).pathname;
 
-interface WrkResult {
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-}
+type WrkResult = Awaited<ReturnType<typeof runWrk>>;
 
 /**
  * Starts a child and resolves with what it writes on fd 3 (`READY <value>`). Its stdout (the
@@ -48,23 +45,8 @@ function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
   });
 }
 
-const toMs = (v: string, unit: string): number => Number(v) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : unit === "m" ? 60000 : 1);
-
-function parseWrk(out: string): WrkResult {
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-  const pct = (p: number) => {
-    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m").exec(out);
-    return m ? toMs(m[1]!, m[2]!) : NaN;
-  };
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const errors = non2xx + (sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) + Number(sock[4]) : 0);
-  return { rps, p50Ms: pct(50), p99Ms: pct(99), errors };
-}
-
 async function wrk(url: string, connections: number, script: string): Promise<WrkResult> {
-  const { stdout } = await run(WRK, ["-t1", `-c${connections}`, `-d${SECONDS}s`, "--latency", "-s", script, url], { maxBuffer: 1 << 20 });
-  return parseWrk(stdout);
+  return runWrk(WRK, url, connections, SECONDS, script);
 }
 
 function rssMiB(pid: number): number {
@@ -89,16 +71,10 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "llmux-bench-wrk-"));
-  const lua = (stream: boolean) => {
-    const file = join(dir, stream ? "stream.lua" : "json.lua");
-    const body = JSON.stringify({ model: "bench-model", stream, messages: [{ role: "user", content: "Say hello." }] });
-    writeFileSync(file, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`);
-    return file;
-  };
-  const scripts = { json: lua(false), stream: lua(true) };
+  const scripts = { json: wrkScript(dir, false), stream: wrkScript(dir, true) };
 
-  const mock = await start(process.execPath, [join(here, "gateway-mock.mjs")]);
-  const mockUrl = `http://127.0.0.1:${mock.line}`;
+  const mock = await startMockUpstream();
+  const mockUrl = mock.url;
   // llmux runs from its compiled build, as an installed `llmux serve` does (tsx would add its own memory and start-up).
   process.stderr.write("building dist/ (tsc)…\n");
   await run(process.execPath, [join(here, "..", "node_modules", "typescript", "bin", "tsc"), "-p", join(here, "..", "tsconfig.json")]);
@@ -108,17 +84,12 @@ async function main(): Promise<void> {
   const stopAll = () => children.forEach((c) => c.kill("SIGTERM"));
   process.on("exit", stopAll);
   try {
-    const post = async (path: string, body: unknown, method = "POST") => {
-      const res = await fetch(`${llmuxUrl}${path}`, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-    };
-    await post("/admin/providers", { name: "mock", kind: "openai-compatible", base_url: mockUrl });
-    await post("/admin/routing/rules", { rules: [{ id: "bench", match: { kind: "exact", pattern: "bench-model" }, targets: [{ backend: "mock" }] }] }, "PUT");
+    await configureGatewayBench(llmuxUrl, mockUrl);
     for (const stream of [false, true]) {
       const res = await fetch(`${llmuxUrl}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model: "bench-model", stream, messages: [{ role: "user", content: "hi" }] }),
+        body: JSON.stringify({ model: GATEWAY_BENCH_MODEL, stream, messages: [{ role: "user", content: "hi" }] }),
       });
       if (res.status !== 200) throw new Error(`sanity request failed: ${res.status} ${await res.text()}`);
       await res.arrayBuffer();
@@ -149,15 +120,15 @@ async function main(): Promise<void> {
     const ttfb: { direct: { p50: number; p99: number }[]; llmux: { p50: number; p99: number }[] } = { direct: [], llmux: [] };
     for (let r = 0; r < ROUNDS; r++) {
       for (const [k, url] of [["direct", mockUrl], ["llmux", llmuxUrl]] as const) {
-        const { stdout } = await run(process.execPath, [join(here, "gateway-ttfb.mjs"), `${url}/v1/chat/completions`, "300"]);
+        const { stdout } = await run(process.execPath, [join(here, "gateway-ttfb.mjs"), `${url}/v1/chat/completions`, "300", GATEWAY_BENCH_MODEL]);
         ttfb[k].push(JSON.parse(stdout) as { p50: number; p99: number });
       }
     }
 
     const row = (key: string) => {
       const x = results[key]!;
-      const d = { rps: mean(x.direct.map((r) => r.rps)), p50: mean(x.direct.map((r) => r.p50Ms)), p99: mean(x.direct.map((r) => r.p99Ms)) };
-      const l = { rps: mean(x.llmux.map((r) => r.rps)), p50: mean(x.llmux.map((r) => r.p50Ms)), p99: mean(x.llmux.map((r) => r.p99Ms)) };
+      const d = { rps: mean(x.direct.map((r) => r.requestsPerS)), p50: mean(x.direct.map((r) => r.p50Ms)), p99: mean(x.direct.map((r) => r.p99Ms)) };
+      const l = { rps: mean(x.llmux.map((r) => r.requestsPerS)), p50: mean(x.llmux.map((r) => r.p50Ms)), p99: mean(x.llmux.map((r) => r.p99Ms)) };
       const errors = [...x.direct, ...x.llmux].reduce((a, r) => a + r.errors, 0);
       return { d, l, errors, rss: x.rssPeakMiB };
     };

@@ -127,7 +127,7 @@ export async function startApp(
   );
   const metrics = new Metrics({ bus, pool, auditWriter, breakers: () => router.breakerStates() });
   // Before the HTTP server exists, so its hooks see the tracer provider.
-  const tracing = setupTracing({ serviceVersion: VERSION, ...options.tracing });
+  const tracing = await setupTracing({ serviceVersion: VERSION, ...options.tracing });
   const http = buildHttpServer(
     {
       registry,

@@ -13,6 +13,7 @@ import {
   type Percentiles,
   type SuiteResult,
 } from "./types.js";
+import type { GatewayRow } from "./gateway.js";
 
 /** A right-aligned markdown table, readable in a terminal and pasteable into docs. */
 export function markdownTable(header: string[], rows: string[][]): string {
@@ -104,6 +105,26 @@ export function formatEmbeddings(result: EmbeddingsResult): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** The gateway section's table: direct vs through llmux, and the latency llmux adds. */
+export function formatGateway(g: { tool: "wrk" | "node"; rows: GatewayRow[] }): string {
+  const f = (n: number | null, d = 2) => (n === null || !Number.isFinite(n) ? "-" : n.toFixed(d));
+  const rows = g.rows.map((r) => [
+    r.stream ? "stream" : "json",
+    String(r.concurrency),
+    f(r.direct.requestsPerS, 0),
+    f(r.llmux.requestsPerS, 0),
+    f(r.direct.p50Ms),
+    f(r.llmux.p50Ms),
+    f(r.direct.p99Ms),
+    f(r.llmux.p99Ms),
+    f(r.addedP50Ms),
+    f(r.addedTtftP50Ms),
+    String(r.direct.errors + r.llmux.errors),
+  ]);
+  const head = ["mode", "conc", "direct req/s", "llmux req/s", "direct p50", "llmux p50", "direct p99", "llmux p99", "added p50", "added ttft p50", "errors"];
+  return `${markdownTable(head, rows)}\nload: ${g.tool === "wrk" ? "wrk (its own process)" : "the bench's node client"}; times in ms\n`;
+}
+
 /** The human report of a suite: each section, each case's table. */
 export function formatSuite(suite: SuiteResult): string {
   const s = suite.server;
@@ -115,6 +136,7 @@ export function formatSuite(suite: SuiteResult): string {
       out.push(`${section.status}: ${section.reason}`, "");
       continue;
     }
+    if (section.gateway) out.push(formatGateway(section.gateway), "");
     for (const c of section.cases) {
       const body = c.result ? formatRun(c.result) : c.embeddings ? formatEmbeddings(c.embeddings) : `failed: ${c.error}\n`;
       out.push(`### ${c.name}: ${c.description}`, "", body);

@@ -1,13 +1,14 @@
 /**
  * The standard suite behind docs/PERFORMANCE.md: sections run one after the other, each a
- * function of a shared context returning its own result (chat and embeddings measured;
- * the gateway section slots in as a function once its routes exist).
+ * function of a shared context returning its own result (chat, embeddings, gateway overhead).
  */
 import { resolveServeConfig } from "../config.js";
 import { startApp } from "../app.js";
 import { VERSION } from "../version.js";
 import { BENCH_EMBED_MODEL, BENCH_MODEL, benchHome, ensureBenchEmbedModel, ensureBenchModel } from "./bench-model.js";
 import { runEmbeddingsBench } from "./embeddings.js";
+import { runGatewayBench } from "./gateway.js";
+import { configureGatewayBench, GATEWAY_BENCH_MODEL } from "./gateway-mock.js";
 import { silentProgress, type ProgressReporter } from "./progress.js";
 import { parsePromptSpec } from "./prompt.js";
 import { environment, runBench } from "./runner.js";
@@ -32,6 +33,14 @@ export interface SuiteContext {
   temperature?: number;
   seed?: number;
   progress: ProgressReporter;
+  /**
+   * Points the server under test at the gateway section's mock upstream (a provider and a rule);
+   * returns the base URL and model to request through it. Absent (an external server): the
+   * gateway section is skipped.
+   */
+  gateway?: (mockUrl: string) => Promise<{ url: string; model: string }>;
+  /** What loads the gateway section: wrk when installed (`auto`, the default) or the node client. */
+  gatewayTool?: "auto" | "wrk" | "node";
 }
 
 /** One section of the suite. */
@@ -122,20 +131,33 @@ export const embeddingsSection: SuiteSection = {
   },
 };
 
-/** A section whose route does not exist yet. */
-const notYet = (name: string, title: string, reason: string): SuiteSection => ({
-  name,
-  title,
-  run: async () => ({ name, title, status: "not available yet", reason }),
-});
+/** Seconds per gateway cell unless the run gives its own plan. */
+export const GATEWAY_SECONDS = 3;
 
-export const SUITE_SECTIONS: readonly SuiteSection[] = [
-  chatSection,
-  embeddingsSection,
-  notYet("gateway", "Gateway overhead", "llmux has no cloud gateway routes yet"),
-];
+/**
+ * Gateway overhead: a mock OpenAI upstream (its own process) straight and through llmux
+ * (an `openai-compatible` provider and a rule: pass-through), non-streaming and streaming, at
+ * each concurrency; the added latency is llmux's p50 less the direct p50.
+ */
+export const gatewaySection: SuiteSection = {
+  name: "gateway",
+  title: "Gateway overhead (mock upstream: direct vs through llmux)",
+  async run(ctx) {
+    if (!ctx.gateway) return { name: this.name, title: this.title, status: "skipped", reason: "needs the in-process llmux (it adds a provider and a rule)" };
+    const gateway = await runGatewayBench({
+      route: ctx.gateway,
+      concurrency: ctx.concurrency,
+      plan: ctx.plan ?? { durationS: GATEWAY_SECONDS },
+      tool: ctx.gatewayTool,
+      progress: ctx.progress,
+    });
+    return { name: this.name, title: this.title, status: "ok", cases: [], gateway };
+  },
+};
 
-export interface SuiteOptions extends Omit<SuiteContext, "url" | "model" | "embedModel" | "progress"> {
+export const SUITE_SECTIONS: readonly SuiteSection[] = [chatSection, embeddingsSection, gatewaySection];
+
+export interface SuiteOptions extends Omit<SuiteContext, "url" | "model" | "embedModel" | "progress" | "gateway"> {
   /**
    * Measure this server and model instead of starting llmux in-process with the bench models;
    * `embedModel` for the embeddings section (without it that section is skipped).
@@ -155,6 +177,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const startedAt = new Date().toISOString();
   let server: SuiteResult["server"];
   let close = async () => {};
+  let gateway: SuiteContext["gateway"];
   if (options.external) {
     const { url, model, embedModel } = options.external;
     server = { inProcess: false, url, model, ...(embedModel ? { embedModel } : {}) };
@@ -164,10 +187,14 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     const config = resolveServeConfig({ host: "127.0.0.1", port: 0, home: benchHome(), engine: { ...SUITE_ENGINE } });
     const app = await startApp({ ...config, logLevel: "warn" }, { logStream: process.stderr });
     close = () => app.close();
+    gateway = async (mockUrl) => {
+      await configureGatewayBench(app.url, mockUrl);
+      return { url: app.url, model: GATEWAY_BENCH_MODEL };
+    };
     server = { inProcess: true, url: app.url, model: BENCH_MODEL, embedModel: BENCH_EMBED_MODEL, engine: { ...SUITE_ENGINE } };
     progress.note(`llmux started in-process at ${app.url} (home ${config.home})`);
   }
-  const ctx: SuiteContext = { ...options, url: server.url, model: server.model, embedModel: server.embedModel, progress };
+  const ctx: SuiteContext = { ...options, url: server.url, model: server.model, embedModel: server.embedModel, progress, gateway };
   const sections: SuiteSectionResult[] = [];
   try {
     for (const section of options.sections ?? SUITE_SECTIONS) {

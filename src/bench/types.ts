@@ -3,6 +3,8 @@
  * Times are milliseconds unless a name says otherwise; rates are per second.
  */
 
+import type { GatewayRow } from "./gateway.js";
+
 /** Wire protocol the bench speaks. */
 export type BenchProtocol = "openai" | "anthropic";
 
@@ -217,7 +219,14 @@ export interface SuiteCase {
 
 /** A suite section: measured, not available yet (route missing), skipped (nothing to measure it with), or failed. */
 export type SuiteSectionResult =
-  | { name: string; title: string; status: "ok"; cases: SuiteCase[] }
+  | {
+      name: string;
+      title: string;
+      status: "ok";
+      cases: SuiteCase[];
+      /** The gateway section: direct vs through llmux per mode and concurrency, and what made the load. */
+      gateway?: { tool: "wrk" | "node"; rows: GatewayRow[] };
+    }
   | { name: string; title: string; status: "not available yet" | "skipped" | "failed"; reason: string };
 
 /** `llmux bench --suite --json`: every section and case of the standard suite. */

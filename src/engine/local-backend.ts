@@ -8,7 +8,10 @@ import type { ModelPool, PoolLease } from "./model-pool.js";
 import type { ModelRegistry } from "./model-registry.js";
 import { OutputParser, parseWholeAnswerCall } from "./output/output-parser.js";
 import { forcedToolCallGrammar, toolCallFormatFor, type GrammarSpec, type ToolCallFormat } from "./output/tool-format.js";
-import { renderChatPrompt } from "./prompt/chat-template.js";
+
+/** The chat template renderer (and Jinja with it), loaded on the first local chat: a gateway-only server never needs it. */
+let chatTemplate: Promise<typeof import("./prompt/chat-template.js")> | null = null;
+const loadChatTemplate = () => (chatTemplate ??= import("./prompt/chat-template.js"));
 
 /** Everything decided about a request before it reaches the runner. */
 interface Prepared {
@@ -152,6 +155,7 @@ export class LocalBackend implements ChatBackend {
       systemPrompt && !request.messages.some((m) => m.role === "system")
         ? { ...request, messages: [{ role: "system" as const, content: [{ type: "text" as const, text: systemPrompt }] }, ...request.messages] }
         : request;
+    const { renderChatPrompt } = await loadChatTemplate();
     const prompt = renderChatPrompt(info.chatTemplate, withSystem, { withTools: useTools, enableThinking });
     return {
       info,

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { once } from "node:events";
+import type { OutgoingHttpHeaders } from "node:http";
 import type { ChatBackend, ChatEvent, ChatRequest } from "../core/chat.js";
 import type { LlmuxError } from "../errors/llmux-error.js";
 import { canPassThrough, openPassthrough, UsageScanner, type PassthroughResponse } from "../routing/passthrough.js";
@@ -114,12 +115,14 @@ export async function forwardPassthrough(
     usage.json(body);
     if (usage.usage.promptTokens !== null || usage.usage.completionTokens !== null) tracker.recordUsage(usage.usage.promptTokens ?? 0, usage.usage.completionTokens ?? 0);
     reply.hijack();
-    res.writeHead(200, { "content-type": upstream.contentType, "content-length": String(body.length), "x-request-id": request.id, ...extraHeaders });
+    // The headers the hooks set (request id, security headers, CORS) go out too: hijacking skips Fastify's send.
+    res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), "content-type": upstream.contentType, "content-length": String(body.length), "x-request-id": request.id, ...extraHeaders });
     res.end(body);
     return;
   }
   reply.hijack();
   res.writeHead(200, {
+    ...(reply.getHeaders() as OutgoingHttpHeaders),
     "content-type": upstream.contentType,
     "cache-control": "no-cache",
     connection: "keep-alive",

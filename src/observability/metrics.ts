@@ -218,14 +218,19 @@ export class Metrics {
     this.requests.inc({ route: e.route, model, backend: e.backend ?? "", status: e.status, http_status: String(e.httpStatus) });
     this.duration.observe({ route: e.route, status: e.status }, e.durationMs / 1000);
     if (e.ttftMs !== null) this.ttft.observe({ route: e.route, model }, e.ttftMs / 1000);
-    for (const gap of e.interTokenMs) this.interToken.observe({ model }, gap / 1000);
+    if (e.interTokenMs.length > 0) {
+      // The labels are hashed once per request, not once per gap.
+      const itl = this.interToken.labels({ model });
+      for (const gap of e.interTokenMs) itl.observe(gap / 1000);
+    }
     if (e.promptTokens) this.promptTokens.inc({ model }, e.promptTokens);
     if (e.completionTokens) this.completionTokens.inc({ model }, e.completionTokens);
     if (e.stream && e.ttftMs !== null && e.completionTokens !== null && e.completionTokens >= 2 && e.durationMs > e.ttftMs) {
       this.tokensPerSecond.observe({ model }, e.completionTokens / ((e.durationMs - e.ttftMs) / 1000));
     }
-    // A request may have loaded its model: note the load now, not only at the next scrape.
-    this.observeLoads();
+    // A local request may have loaded its model: note the load now, not only at the next scrape
+    // (a provider's request loads nothing, and the scrape still catches every load).
+    if (e.backend === null || e.backend === "local") this.observeLoads();
   }
 
   /** Observes the load time of every runner not seen before. */

@@ -1,15 +1,13 @@
 import { trace } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { registerInstrumentations } from "@opentelemetry/instrumentation";
-import { UndiciInstrumentation } from "@opentelemetry/instrumentation-undici";
-import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
+// Types only: the SDK, the exporter and the instrumentation are loaded (dynamic import) only
+// when something will export spans, so a server that traces nowhere pays neither their memory
+// nor a span per request.
+import type { SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import type { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 
 export const LOGFIRE_DEFAULT_BASE_URL = "https://logfire-api.pydantic.dev";
 
-/** Where spans go, as the environment asks. `exporter: null`: spans are made but exported nowhere. */
+/** Where spans go, as the environment asks. `exporter: null`: exported nowhere, so (unless a test injects an exporter) no provider is registered. */
 export type TracingConfig =
   | { enabled: false }
   | { enabled: true; exporter: null | { kind: "logfire" | "otlp"; url: string; headers: Record<string, string> } };
@@ -50,38 +48,59 @@ export interface Tracing {
 
 let active: NodeTracerProvider | null = null;
 
-/** Whether a tracer provider is registered now (HTTP hooks are installed only then). */
+/** Whether a tracer provider is registered now (HTTP hooks and query spans exist only then). */
 export function tracingActive(): boolean {
   return active !== null;
 }
 
+const OFF: Tracing = { enabled: false, exporter: null, shutdown: async () => undefined };
+
 /**
  * Registers the global tracer provider (AsyncLocalStorage context, W3C propagation)
- * before the HTTP server is built. Spans are exported only where the environment
- * (or a test) says; with no exporter configured nothing touches the network or the console.
+ * before the HTTP server is built, only when spans will go somewhere: an exporter named by
+ * the environment (Logfire, OTLP) or injected by a test. Otherwise nothing is registered:
+ * the OTel API's no-op tracer makes every span call free, no instrumentation patches
+ * undici, and the SDK modules are never loaded (`exporter: "none"`).
  */
-export function setupTracing(options: TracingOptions): Tracing {
+export async function setupTracing(options: TracingOptions): Promise<Tracing> {
   const config = resolveTracingConfig(options.env);
-  if (!config.enabled) return { enabled: false, exporter: null, shutdown: async () => undefined };
+  if (!config.enabled) return OFF;
+  if (!options.exporter && !config.exporter) return { ...OFF, exporter: "none" };
+  const [{ BatchSpanProcessor, SimpleSpanProcessor }, { NodeTracerProvider }, { defaultResource, resourceFromAttributes }, semconv] = await Promise.all([
+    import("@opentelemetry/sdk-trace-base"),
+    import("@opentelemetry/sdk-trace-node"),
+    import("@opentelemetry/resources"),
+    import("@opentelemetry/semantic-conventions"),
+  ]);
   const processors: SpanProcessor[] = [];
-  let kind: Tracing["exporter"] = "none";
+  let kind: Tracing["exporter"];
   if (options.exporter) {
     processors.push(new SimpleSpanProcessor(options.exporter));
     kind = "injected";
-  } else if (config.exporter) {
-    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: config.exporter.url, headers: config.exporter.headers })));
-    kind = config.exporter.kind;
+  } else {
+    const exporter = config.exporter!;
+    const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
+    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: exporter.url, headers: exporter.headers })));
+    kind = exporter.kind;
   }
   const provider = new NodeTracerProvider({
-    resource: defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: "llmux", [ATTR_SERVICE_VERSION]: options.serviceVersion })),
+    resource: defaultResource().merge(
+      resourceFromAttributes({ [semconv.ATTR_SERVICE_NAME]: "llmux", [semconv.ATTR_SERVICE_VERSION]: options.serviceVersion }),
+    ),
     spanProcessors: processors,
   });
   // One provider per process: a newer app (tests start several) replaces an older one.
   if (active) trace.disable();
   provider.register();
   active = provider;
-  const unregister =
-    options.instrumentFetch === false ? () => undefined : registerInstrumentations({ instrumentations: [new UndiciInstrumentation()], tracerProvider: provider });
+  let unregister: () => void = () => undefined;
+  if (options.instrumentFetch !== false) {
+    const [{ registerInstrumentations }, { UndiciInstrumentation }] = await Promise.all([
+      import("@opentelemetry/instrumentation"),
+      import("@opentelemetry/instrumentation-undici"),
+    ]);
+    unregister = registerInstrumentations({ instrumentations: [new UndiciInstrumentation()], tracerProvider: provider });
+  }
   let closing: Promise<void> | null = null;
   return {
     enabled: true,

@@ -152,9 +152,24 @@ export class UsageScanner {
     }
   }
 
-  /** A whole JSON body. */
+  /**
+   * A whole JSON body. Only the `usage` object is parsed when it can be cut out (a raw `"usage"`
+   * followed by `:` is always a key: inside a string its quotes would be escaped), so a long
+   * answer's text is never decoded; anything unusual falls back to parsing the whole body.
+   */
   json(body: Buffer): void {
-    if (body.includes('"usage"')) this.read(body.toString("utf8"));
+    const at = body.lastIndexOf('"usage"');
+    if (at < 0) return;
+    const obj = objectAfterKey(body, at + 7);
+    if (obj) {
+      try {
+        this.take(JSON.parse(obj) as Record<string, unknown>);
+        return;
+      } catch {
+        // fall through to the whole body
+      }
+    }
+    this.read(body.toString("utf8"));
   }
 
   private read(json: string): void {
@@ -167,10 +182,37 @@ export class UsageScanner {
     const msg = v.message as Record<string, unknown> | undefined;
     const u = (v.usage ?? msg?.usage) as Record<string, unknown> | null | undefined;
     if (!u || typeof u !== "object") return;
+    this.take(u);
+  }
+
+  private take(u: Record<string, unknown>): void {
     const num = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? x : null);
     const prompt = num(u.prompt_tokens) ?? num(u.input_tokens);
     const completion = num(u.completion_tokens) ?? num(u.output_tokens);
     if (prompt !== null) this.usage.promptTokens = prompt;
     if (completion !== null) this.usage.completionTokens = completion;
   }
+}
+
+/** The JSON object text that follows `"key"` at `from` (after optional spaces and a colon), or null. */
+function objectAfterKey(body: Buffer, from: number): string | null {
+  let i = from;
+  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
+  if (body[i] !== 0x3a /* : */) return null;
+  i++;
+  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
+  if (body[i] !== 0x7b /* { */) return null;
+  const start = i;
+  let depth = 0;
+  let inString = false;
+  for (; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b) depth++;
+    else if (c === 0x7d && --depth === 0) return body.toString("utf8", start, i + 1);
+  }
+  return null;
 }

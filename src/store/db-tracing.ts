@@ -8,6 +8,7 @@ import type {
   RootOperationNode,
   UnknownRow,
 } from "kysely";
+import { tracingActive } from "../observability/tracing.js";
 import { tracer } from "../observability/tracing-spans.js";
 
 const OPERATIONS: Record<string, string> = {
@@ -35,7 +36,8 @@ export class QueryTracingPlugin implements KyselyPlugin {
   private readonly spans = new WeakMap<object, Span>();
 
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    const operation = OPERATIONS[args.node.kind];
+    // No provider registered: no span to make (saves the table lookup on every query).
+    const operation = tracingActive() ? OPERATIONS[args.node.kind] : undefined;
     if (operation) {
       const table = tableOf(args.node);
       const span = tracer().startSpan(

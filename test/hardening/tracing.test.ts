@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { resolveTracingConfig, setupTracing, tracingActive } from "../../src/observability/tracing.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -192,9 +192,18 @@ describe("tracing configuration", () => {
     });
   });
 
-  it("sets up a provider with no exporter when the environment names none", async () => {
-    const tracing = setupTracing({ serviceVersion: "test", env: {}, instrumentFetch: false });
+  it("registers no provider (the API's no-op tracer) when the environment names no exporter", async () => {
+    const tracing = await setupTracing({ serviceVersion: "test", env: {} });
     assert.equal(tracing.exporter, "none");
+    assert.ok(!tracingActive());
+    assert.equal(trace.getTracer("llmux").startSpan("x").isRecording(), false);
+    await tracing.shutdown();
+    assert.ok(!tracingActive());
+  });
+
+  it("registers a provider when the environment names an exporter, and unregisters it on shutdown", async () => {
+    const tracing = await setupTracing({ serviceVersion: "test", env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" }, instrumentFetch: false });
+    assert.equal(tracing.exporter, "otlp");
     assert.ok(tracingActive());
     await tracing.shutdown();
     assert.ok(!tracingActive());
@@ -204,7 +213,7 @@ describe("tracing configuration", () => {
     const exporter = new InMemorySpanExporter();
     const upstream = createServer((_req, res) => res.end("ok"));
     await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
-    const tracing = setupTracing({ serviceVersion: "test", env: {}, exporter });
+    const tracing = await setupTracing({ serviceVersion: "test", env: {}, exporter });
     try {
       const { port } = upstream.address() as { port: number };
       const res = await fetch(`http://127.0.0.1:${port}/v1/x`);

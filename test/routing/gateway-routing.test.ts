@@ -102,6 +102,24 @@ describe("routing rules, balancing and failover through a real llmux", () => {
     );
   });
 
+  it("pass-through answers carry the same security headers and request id as every other response", async () => {
+    reset();
+    await setRules(s, [{ id: "exact", match: { kind: "exact", pattern: "gpt-exact" }, targets: [{ backend: "a" }] }]);
+    for (const stream of [false, true]) {
+      const res = await fetch(`${s.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-id": `hdr-${stream}` },
+        body: JSON.stringify({ model: "gpt-exact", stream, messages: [{ role: "user", content: "hi" }] }),
+      });
+      await res.arrayBuffer();
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("x-request-id"), `hdr-${stream}`);
+      assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+      assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'self'/);
+      assert.match(res.headers.get("content-type") ?? "", stream ? /text\/event-stream/ : /application\/json/);
+    }
+  });
+
   it("refuses legacy completions for a provider-routed model, naming the model", async () => {
     await setRules(s, [{ id: "x", match: { kind: "exact", pattern: "m" }, targets: [{ backend: "a" }] }]);
     const res = await fetch(`${s.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "m", prompt: "hi" }) });

@@ -50,8 +50,10 @@ export function registerAnthropicRoutes(app: FastifyInstance, deps: { router: Ro
     tracker.describe(head.model, head.stream);
     return routeChat(deps.router, tracker, request, "anthropic", head.model, decode, async (routed) => {
       if (routed.kind === "raw") {
-        const encoder = new AnthropicStreamEncoder(head.model);
-        return forwardPassthrough(request, reply, tracker, routed.upstream, head.stream, { "request-id": request.id }, (e) => encoder.error(e, request.id));
+        // The encoder only renders an in-band error: made when one happens, not per request.
+        return forwardPassthrough(request, reply, tracker, routed.upstream, head.stream, { "request-id": request.id }, (e) =>
+          new AnthropicStreamEncoder(head.model).error(e, request.id),
+        );
       }
       const chat = decode();
       const events = tracker.observe(routed.events);

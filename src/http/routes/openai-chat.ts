@@ -20,8 +20,8 @@ export function registerOpenAIChatRoutes(app: FastifyInstance, deps: { router: R
     tracker.describe(head.model, head.stream);
     return routeChat(deps.router, tracker, request, "openai", head.model, () => decode().request, async (routed) => {
       if (routed.kind === "raw") {
-        const encoder = new OpenAIChatStreamEncoder(head.model, false);
-        return forwardPassthrough(request, reply, tracker, routed.upstream, head.stream, {}, (e) => encoder.error(e, request.id));
+        // The encoder only renders an in-band error: made when one happens, not per request.
+        return forwardPassthrough(request, reply, tracker, routed.upstream, head.stream, {}, (e) => new OpenAIChatStreamEncoder(head.model, false).error(e, request.id));
       }
       const { request: chat, includeUsage } = decode();
       const events = tracker.observe(routed.events);
