@@ -119,10 +119,10 @@ export class ModelPool {
   }
 
   /** Ready embedding models. */
-  listEmbedders(): { id: string; pid?: number; lastUsed: number; dimensions?: number }[] {
+  listEmbedders(): { id: string; pid?: number; lastUsed: number; dimensions?: number; inFlight: number; rssBytes: number | null }[] {
     return [...this.entries.values()]
-      .filter((e): e is EmbedEntry => e.kind === "embedding" && e.state === "ready")
-      .map((e) => ({ id: e.id, pid: e.runner.pid, lastUsed: e.lastUsed, dimensions: e.runner.info?.dimensions }));
+      .filter((e): e is EmbedEntry => e.kind === "embedding" && e.state === "ready" && e.runner.alive)
+      .map((e) => ({ id: e.id, pid: e.runner.pid, lastUsed: e.lastUsed, dimensions: e.runner.info?.dimensions, inFlight: e.runner.inFlight, rssBytes: e.runner.rssBytes() }));
   }
 
   /** Ids of every model in the pool (any kind, any state). */

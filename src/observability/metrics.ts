@@ -147,7 +147,7 @@ export class Metrics {
       help: "Models loaded now, each in its own runner process.",
       registers,
       collect() {
-        this.set(pool.list().filter((m) => m.runner.alive).length);
+        this.set(pool.list().filter((m) => m.runner.alive).length + pool.listEmbedders().length);
       },
     });
     const observeLoads = () => this.observeLoads();
@@ -252,7 +252,12 @@ export class Metrics {
 
   private async readEngine(): Promise<EngineModel[]> {
     const loaded = this.deps.pool.list().filter((m) => m.runner.alive);
-    return Promise.all(
+    // Embedding runners answer one request at a time: no slots or queue to report, only memory.
+    const embedders = this.deps.pool
+      .listEmbedders()
+      .filter((e) => !loaded.some((m) => m.id === e.id))
+      .map((e): EngineModel => ({ model: e.id, slotsTotal: null, slotsBusy: null, queued: null, rssBytes: e.rssBytes }));
+    const chat = await Promise.all(
       loaded.map(async ({ id, runner }): Promise<EngineModel> => {
         const stats = await withTimeout(runner.stats(), STATS_TIMEOUT_MS).catch(() => null);
         return {
@@ -264,6 +269,7 @@ export class Metrics {
         };
       }),
     );
+    return [...chat, ...embedders];
   }
 }
 
