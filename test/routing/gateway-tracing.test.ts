@@ -1,3 +1,4 @@
+import { SpanKind } from "@opentelemetry/api";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
@@ -60,6 +61,31 @@ describe("provider attempts in traces and metrics", () => {
     assert.ok(gen, "the generation span");
     for (const sp of attempts) assert.equal(sp.parentSpanContext?.spanId, gen.spanContext().spanId, "attempts sit under the generation span");
     assert.equal(gen.attributes["llmux.backend"], "b", "the generation span names the target that served");
+    // GenAI conventions on the routed generation span, as on a local one (test/hardening/tracing.test.ts).
+    assert.equal(gen.attributes["gen_ai.operation.name"], "chat");
+    assert.equal(gen.attributes["gen_ai.request.model"], "f");
+    // The model llmux served the request with (after the rule's rename), as in the audit row's model_served.
+    assert.equal(gen.attributes["gen_ai.response.model"], "claude-x");
+    assert.equal(gen.attributes["gen_ai.usage.input_tokens"], r.usage!.prompt_tokens);
+    assert.equal(gen.attributes["gen_ai.usage.output_tokens"], r.usage!.completion_tokens);
+    assert.deepEqual(gen.attributes["gen_ai.response.finish_reasons"], ["stop"]);
+    // The tree: server span (root) → generation span → attempts.
+    let root: ReadableSpan | undefined;
+    for (let i = 0; i < 200 && !root; i++) {
+      root = exporter.getFinishedSpans().find((sp) => sp.spanContext().spanId === gen!.parentSpanContext?.spanId);
+      if (!root) await new Promise((res) => setTimeout(res, 10));
+    }
+    // The server span may continue a caller's trace (here the test client's own instrumented fetch).
+    assert.ok(root && (root.parentSpanContext === undefined || root.parentSpanContext.isRemote), "the generation span sits under the request's server span");
+    assert.equal(root.name, "POST /v1/chat/completions");
+    assert.equal(root.kind, SpanKind.SERVER);
+    // Each attempt's outgoing HTTP request is instrumented (undici) under its attempt span.
+    for (const attempt of attempts) {
+      assert.ok(
+        exporter.getFinishedSpans().some((sp) => sp.kind === SpanKind.CLIENT && sp.name === "POST" && sp.parentSpanContext?.spanId === attempt.spanContext().spanId),
+        "an outgoing HTTP span under each attempt",
+      );
+    }
     const all = JSON.stringify(exporter.getFinishedSpans().map((sp) => sp.attributes));
     assert.ok(!all.includes(KEY), "no key in any span");
 
