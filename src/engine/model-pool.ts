@@ -11,6 +11,7 @@ import { EmbedRunnerClient } from "./embeddings/embed-runner-client.js";
 import type { EmbedRunnerLoadOptions } from "./embeddings/protocol.js";
 import type { EmbedLease, LoadedModel, PoolLease, PoolModelKind, PoolModelState, PoolModelStatus, PoolStatus } from "./pool/types.js";
 import type { RunnerLoadOptions } from "./runner/protocol.js";
+import { withTimeout } from "../core/with-timeout.js";
 
 export type { EmbedLease, LoadedModel, PoolLease, PoolModelKind, PoolModelState, PoolModelStatus, PoolStatus } from "./pool/types.js";
 
@@ -453,11 +454,3 @@ export class ModelPool {
 
 const key = (kind: PoolModelKind, id: string): string => `${kind}:${id}`;
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("timed out")), ms);
-    timer.unref();
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}

@@ -3,6 +3,7 @@ import type { AuditWriter } from "../audit/audit-writer.js";
 import type { ModelPool } from "../engine/model-pool.js";
 import type { RunnerClient } from "../engine/runner/runner-client.js";
 import type { InferenceEnd, InferenceRetry, InferenceStart, LifecycleBus } from "./lifecycle.js";
+import { withTimeout } from "../core/with-timeout.js";
 
 /** Every metric name starts with this. */
 export const METRICS_PREFIX = "llmux_";
@@ -273,11 +274,3 @@ export class Metrics {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("timed out")), ms);
-    timer.unref();
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
