@@ -25,14 +25,22 @@ const near = (actual: number | undefined, expected: number, tolerance: number, w
   assert.ok(actual !== undefined && Math.abs(actual - expected) <= tolerance, `${what}: ${actual} is not ${expected} ± ${tolerance}`);
 };
 
-/** The timings the fake server promises, checked on one level. */
-function assertTimings(l: LevelResult, concurrency: number, requests: number) {
+/** What the fake server's answers fix exactly, whatever the machine does: counts and usage. */
+function assertExact(l: LevelResult, concurrency: number, requests: number) {
   assert.equal(l.concurrency, concurrency);
   assert.equal(l.requests, requests);
   assert.equal(l.completed, requests);
   assert.deepEqual(l.errors, { count: 0, first: null });
   assert.equal(l.usageSource, "server");
   assert.equal(l.outputTokens, TOKENS * requests);
+}
+
+/** The timings the fake server promises, as a list of what is off (a stall of a shared machine can move them). */
+function timingFailures(l: LevelResult, concurrency: number): string[] {
+  const failures: string[] = [];
+  const near = (actual: number | null | undefined, expected: number, tolerance: number, what: string) => {
+    if (actual === null || actual === undefined || Math.abs(actual - expected) > tolerance) failures.push(`c=${concurrency} ${what}: ${actual} is not ${expected} ± ${tolerance}`);
+  };
   near(l.ttftMs?.p50, FIRST, 60, "TTFT p50");
   near(l.itlMs?.p50, GAP, 8, "ITL p50");
   near(l.e2eMs?.p50, E2E, 100, "E2E p50");
@@ -41,6 +49,7 @@ function assertTimings(l: LevelResult, concurrency: number, requests: number) {
   near(l.outputTokPerS, idealTokPerS, idealTokPerS * 0.2, "aggregate tok/s");
   near(l.requestsPerS, concurrency / (E2E / 1000), (concurrency / (E2E / 1000)) * 0.2, "req/s");
   near(l.perRequestTokPerS?.p50, TOKENS / ((E2E - FIRST) / 1000), 15, "tok/s per request");
+  return failures;
 }
 
 for (const protocol of ["openai", "anthropic"] as BenchProtocol[]) {
@@ -52,18 +61,28 @@ for (const protocol of ["openai", "anthropic"] as BenchProtocol[]) {
     after(() => fake.close());
 
     it("measures TTFT, ITL, E2E and tok/s at concurrency 1 and 4, streaming", async () => {
-      const r = await runBench({
-        target: target(fake.url, { protocol, apiKey: "sk-secret", temperature: 0.5, seed: 7 }),
-        prompt: parsePromptSpec("short"),
-        concurrency: [1, 4],
-        warmup: 1,
-      });
-      assert.equal(fake.received.length, 1 + 4 + 8, "warm-up + 2 × concurrency, at least 4");
-      assertTimings(r.levels[0], 1, 4);
-      assertTimings(r.levels[1], 4, 8);
+      // A wrong measurement is wrong every time; a stall of the shared machine rarely repeats three times.
+      const attempts: string[][] = [];
+      let r!: Awaited<ReturnType<typeof runBench>>;
+      let first = 0;
+      for (let i = 0; i < 3; i++) {
+        first = fake.received.length;
+        r = await runBench({
+          target: target(fake.url, { protocol, apiKey: "sk-secret", temperature: 0.5, seed: 7 }),
+          prompt: parsePromptSpec("short"),
+          concurrency: [1, 4],
+          warmup: 1,
+        });
+        assert.equal(fake.received.length - first, 1 + 4 + 8, "warm-up + 2 × concurrency, at least 4");
+        assertExact(r.levels[0], 1, 4);
+        assertExact(r.levels[1], 4, 8);
+        attempts.push([...timingFailures(r.levels[0], 1), ...timingFailures(r.levels[1], 4)]);
+        if (attempts.at(-1)!.length === 0) break;
+      }
+      assert.deepEqual(attempts.at(-1), [], `timings off in every attempt: ${JSON.stringify(attempts)}`);
       assert.equal(r.levels[0].promptTokensMean, 7);
 
-      const req = fake.received[1];
+      const req = fake.received[first + 1];
       assert.equal(req.path, protocol === "openai" ? "/v1/chat/completions" : "/v1/messages");
       assert.equal(req.body.stream, true);
       assert.equal(req.body.max_tokens, 64);
