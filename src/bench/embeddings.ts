@@ -5,11 +5,10 @@
  * and request latency.
  */
 import { VERSION } from "../version.js";
-import { isConfigError } from "./client.js";
 import { silentProgress, type ProgressReporter } from "./progress.js";
 import { PromptBuilder, type PromptSpec } from "./prompt.js";
 import { endpointUrl } from "./protocols.js";
-import { defaultRequests, environment } from "./runner.js";
+import { closedLoop, defaultRequests, environment, warmUp } from "./runner.js";
 import { percentiles } from "./stats.js";
 import {
   BENCH_SCHEMA,
@@ -80,19 +79,13 @@ export async function runEmbeddingsBench(options: EmbeddingsRunOptions): Promise
   const { target, input, batch, concurrency, warmup } = options;
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, not ${batch}`);
   const progress = options.progress ?? silentProgress;
-  const prefix = options.label ? `${options.label}: ` : "";
   const prompts = new PromptBuilder(input);
   const startedAt = new Date().toISOString();
   let next = 0;
   // Every input distinct (its own `Ref N.` tag), so no server can answer from a cache.
   const nextBatch = () => Array.from({ length: batch }, () => prompts.prompt(next++));
 
-  if (warmup > 0) progress.note(`${prefix}warm-up (${warmup} request${warmup > 1 ? "s" : ""})`);
-  for (let i = 0; i < warmup; i++) {
-    const r = await sendEmbeddings(target, nextBatch());
-    if (isConfigError(r)) throw new Error(`warm-up request failed: ${r.error}`);
-    if (!r.ok) progress.note(`${prefix}warm-up request failed (continuing): ${r.error}`);
-  }
+  await warmUp(warmup, () => sendEmbeddings(target, nextBatch()), progress, options.label);
 
   const levels: EmbeddingsLevelResult[] = [];
   for (const c of concurrency) {
@@ -129,22 +122,8 @@ export async function runEmbeddingsLevel(
   progress: ProgressReporter = silentProgress,
   label?: string,
 ): Promise<EmbeddingsLevelResult> {
-  const results: EmbeddingsRequestResult[] = [];
-  let issued = 0;
-  progress.levelStart(`${label ? `${label} ` : ""}c=${concurrency}`, plan);
-  const t0 = performance.now();
-  const deadline = plan.durationS !== undefined ? t0 + plan.durationS * 1000 : Infinity;
-  const more = () => (plan.requests !== undefined ? issued < plan.requests : performance.now() < deadline);
-  const worker = async () => {
-    while (more()) {
-      issued++;
-      const r = await sendEmbeddings(target, nextBatch());
-      results.push(r);
-      progress.request(r.ok);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const level = summarizeEmbeddingsLevel(concurrency, results, performance.now() - t0);
+  const { results, wallMs } = await closedLoop(concurrency, plan, () => sendEmbeddings(target, nextBatch()), progress, label);
+  const level = summarizeEmbeddingsLevel(concurrency, results, wallMs);
   progress.levelEnd(level);
   return level;
 }

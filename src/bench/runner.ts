@@ -49,12 +49,7 @@ export async function runBench(options: RunOptions): Promise<BenchResult> {
   let next = 0;
   const nextPrompt = () => prompts.prompt(next++);
 
-  if (warmup > 0) progress.note(`${options.label ? `${options.label}: ` : ""}warm-up (${warmup} request${warmup > 1 ? "s" : ""})`);
-  for (let i = 0; i < warmup; i++) {
-    const r = await sendRequest(target, nextPrompt());
-    if (isConfigError(r)) throw new Error(`warm-up request failed: ${r.error}`);
-    if (!r.ok) progress.note(`warm-up request failed (continuing): ${r.error}`);
-  }
+  await warmUp(warmup, () => sendRequest(target, nextPrompt()), progress, options.label);
 
   const levels: LevelResult[] = [];
   for (const c of concurrency) {
@@ -95,8 +90,39 @@ export async function runLevel(
   progress: ProgressReporter = silentProgress,
   label?: string,
 ): Promise<LevelResult> {
-  const results: RequestResult[] = [];
   const gaps: number[] = [];
+  const { results, wallMs } = await closedLoop(concurrency, plan, () => sendRequest(target, nextPrompt(), gaps), progress, label);
+  const level = summarizeLevel(concurrency, results, gaps, wallMs);
+  progress.levelEnd(level);
+  return level;
+}
+
+/**
+ * The warm-up requests before a run. Throws when one shows the setup is wrong (bad URL, model
+ * or key: a 4xx or a refused connection); any other failure is noted and the run goes on.
+ */
+export async function warmUp(count: number, send: () => Promise<{ ok: boolean; error?: string }>, progress: ProgressReporter, label?: string): Promise<void> {
+  const prefix = label ? `${label}: ` : "";
+  if (count > 0) progress.note(`${prefix}warm-up (${count} request${count > 1 ? "s" : ""})`);
+  for (let i = 0; i < count; i++) {
+    const r = await send();
+    if (isConfigError(r)) throw new Error(`warm-up request failed: ${r.error}`);
+    if (!r.ok) progress.note(`${prefix}warm-up request failed (continuing): ${r.error}`);
+  }
+}
+
+/**
+ * One closed-loop level: `concurrency` workers, each sending its next request as soon as its
+ * previous one is answered, until the plan's request count or duration is used up.
+ */
+export async function closedLoop<R extends { ok: boolean }>(
+  concurrency: number,
+  plan: LevelPlan,
+  send: () => Promise<R>,
+  progress: ProgressReporter,
+  label?: string,
+): Promise<{ results: R[]; wallMs: number }> {
+  const results: R[] = [];
   let issued = 0;
   progress.levelStart(`${label ? `${label} ` : ""}c=${concurrency}`, plan);
   const t0 = performance.now();
@@ -105,15 +131,13 @@ export async function runLevel(
   const worker = async () => {
     while (more()) {
       issued++;
-      const r = await sendRequest(target, nextPrompt(), gaps);
+      const r = await send();
       results.push(r);
       progress.request(r.ok);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const level = summarizeLevel(concurrency, results, gaps, performance.now() - t0);
-  progress.levelEnd(level);
-  return level;
+  return { results, wallMs: performance.now() - t0 };
 }
 
 /** Aggregates a level's request results (pure: tests feed it hand-made results). */
