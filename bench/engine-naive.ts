@@ -1,18 +1,17 @@
 /**
  * node-llama-cpp called directly, the natural way: each sequence in its own
  * `for await` loop over `sequence.evaluate()`, library defaults (mmap, libuv's
- * 4 worker threads). Prints aggregate decode tok/s per concurrency as JSON.
- *   node --import tsx bench/engine-naive.ts <model.gguf> <threads> <tokens> <levels> <reps>
+ * 4 worker threads). Measures aggregate decode tok/s at the concurrency each stdin line asks for.
+ *   node --import tsx bench/engine-naive.ts <model.gguf> <threads> <tokens> <max level>
  */
+import { createInterface } from "node:readline";
 import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
 import { PROMPT_TEXT, SAMPLING } from "./prompt.js";
 
-const [modelPath, threadsArg, tokensArg, levelsArg, repsArg] = process.argv.slice(2);
+const [modelPath, threadsArg, tokensArg, maxLevelArg] = process.argv.slice(2);
 const threads = Number(threadsArg);
 const tokens = Number(tokensArg);
-const levels = levelsArg.split(",").map(Number);
-const reps = Number(repsArg);
-const maxLevel = Math.max(...levels);
+const maxLevel = Number(maxLevelArg);
 
 const llama = await getLlama({ build: "never", gpu: false, maxThreads: threads, logLevel: LlamaLogLevel.error });
 const model = await llama.loadModel({ modelPath });
@@ -37,16 +36,19 @@ async function naiveRun(n: number): Promise<number> {
   return total;
 }
 
-const run = naiveRun;
-await run(1); // warm-up
-const out: Record<number, number[]> = {};
-for (const n of levels) {
-  out[n] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    const total = await run(n);
-    out[n].push(total / ((performance.now() - t0) / 1000));
+// Serve mode: one line per measurement on stdin ("<n>"), one line of JSON on stdout
+// ({"tps": aggregate tok/s}), so the orchestrator can alternate this path with the others
+// round by round (the machine's speed drifts; alternating makes the drift hit every path alike).
+await naiveRun(1); // warm-up
+process.stdout.write("READY\n");
+for await (const line of createInterface({ input: process.stdin })) {
+  const n = Number(line.trim());
+  if (!Number.isInteger(n) || n < 1 || n > maxLevel) {
+    process.stdout.write(`${JSON.stringify({ error: `bad level ${line}` })}\n`);
+    continue;
   }
+  const t0 = performance.now();
+  const total = await naiveRun(n);
+  process.stdout.write(`${JSON.stringify({ tps: total / ((performance.now() - t0) / 1000) })}\n`);
 }
-process.stdout.write(JSON.stringify(out));
 process.exit(0);
