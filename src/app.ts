@@ -117,7 +117,7 @@ export async function startApp(
     loadDerivedKey(config.home, "session"),
     options.loginLimits,
   );
-  const auditRepo = new AuditRepository(db);
+  const auditRepo = new AuditRepository(db, { insertThread: true });
   // Writes happen only after requests arrive, when `http` exists.
   const auditWriter = new AuditWriter(
     auditRepo,
@@ -182,6 +182,7 @@ export async function startApp(
       stopWatching();
       await downloads.close(); // partial files stay for the next start's recover()
       await auditWriter.close();
+      await auditRepo.close();
       await Promise.all([pool.closeAll(), embeddings.close(), router.providers.close()]);
       await db.destroy();
       await tracing.shutdown(); // flushes spans still pending (audit writes included)

@@ -1,5 +1,6 @@
 import websocket from "@fastify/websocket";
-import Fastify, { LogController, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { pino, type Bindings, type ChildLoggerOptions } from "pino";
 import type { AuditWriter } from "../audit/audit-writer.js";
 import type { AuthService } from "../auth/auth-service.js";
 import { installAuth } from "../auth/enforce.js";
@@ -86,6 +87,22 @@ export interface HttpOptions {
  * route modules. Routes know codecs and the router, never llama.cpp.
  */
 export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyInstance {
+  // One destination for every log line: stdout (synchronous, as Fastify's own default) or the caller's stream.
+  const destination = options.logStream ?? pino.destination({ dest: 1, sync: true });
+  const logger = pino(
+    {
+      level: options.logLevel,
+      // Never log bodies or headers: they hold prompts and keys.
+      serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.split("?")[0] }) },
+      // Defence in depth: should a secret ever reach a log call, it is censored.
+      redact: { paths: ["password", "secret", "token", "apiKey", "api_key", "*.password", "*.secret", "*.token", "*.apiKey", "*.api_key", "headers.authorization", "headers.cookie", 'headers["x-api-key"]'], censor: "[redacted]" },
+    },
+    destination,
+  );
+  // The access log: one line per request with a fixed shape (request id, method, path without
+  // its query, status, ms) that can hold no secret, so it skips the redaction pass, which cost
+  // about 2% of the gateway's CPU when every line went through it.
+  const accessLog = pino({ level: options.logLevel }, destination);
   const app = Fastify({
     bodyLimit: options.bodyLimit,
     genReqId: requestIdFor,
@@ -95,14 +112,10 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
     // Strict JSON: a body with __proto__ or constructor.prototype keys is refused (400), never merged.
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
-    logger: {
-      level: options.logLevel,
-      ...(options.logStream ? { stream: options.logStream } : {}),
-      // Never log bodies or headers: they hold prompts and keys.
-      serializers: { req: (req) => ({ method: req.method, url: req.url.split("?")[0] }) },
-      // Defence in depth: should a secret ever reach a log call, it is censored.
-      redact: { paths: ["password", "secret", "token", "apiKey", "api_key", "*.password", "*.secret", "*.token", "*.apiKey", "*.api_key", "headers.authorization", "headers.cookie", 'headers["x-api-key"]'], censor: "[redacted]" },
-    },
+    loggerInstance: logger as FastifyBaseLogger,
+    // A request's child logger is made when something logs through it: most requests never
+    // do (the access log below uses its own logger), and making one each time cost ~1% of CPU.
+    childLoggerFactory: lazyChildLogger,
   });
 
   // JSON only: a text/plain body must be refused (415), not handed to a route as a string.
@@ -123,7 +136,7 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
 
   app.addHook("onResponse", (request, reply, done) => {
     const q = request.url.indexOf("?");
-    request.log.info({ method: request.method, url: q < 0 ? request.url : request.url.slice(0, q), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
+    accessLog.info({ request_id: request.id, method: request.method, url: q < 0 ? request.url : request.url.slice(0, q), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
     done();
   });
 
@@ -164,4 +177,29 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   void app.register(async (scoped) => registerAdminAuditRoutes(scoped, deps));
   return app;
+}
+
+/**
+ * Fastify's per-request logger, made on first use: a request that logs nothing (nearly all
+ * of them) costs one small object instead of a pino child with its bindings serialized.
+ */
+function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, opts: ChildLoggerOptions): FastifyBaseLogger {
+  let child: FastifyBaseLogger | null = null;
+  const real = () => (child ??= logger.child(bindings, opts));
+  return {
+    get level() {
+      return real().level;
+    },
+    set level(level: string) {
+      real().level = level;
+    },
+    fatal: (...args: Parameters<FastifyBaseLogger["fatal"]>) => real().fatal(...args),
+    error: (...args: Parameters<FastifyBaseLogger["error"]>) => real().error(...args),
+    warn: (...args: Parameters<FastifyBaseLogger["warn"]>) => real().warn(...args),
+    info: (...args: Parameters<FastifyBaseLogger["info"]>) => real().info(...args),
+    debug: (...args: Parameters<FastifyBaseLogger["debug"]>) => real().debug(...args),
+    trace: (...args: Parameters<FastifyBaseLogger["trace"]>) => real().trace(...args),
+    silent: (...args: Parameters<FastifyBaseLogger["silent"]>) => real().silent(...args),
+    child: (b: Bindings, o?: ChildLoggerOptions) => real().child(b, o),
+  } as FastifyBaseLogger;
 }

@@ -1,5 +1,8 @@
 import { sql, type Insertable, type Selectable } from "kysely";
-import type { Db } from "./db.js";
+import type { Statement } from "better-sqlite3";
+import { sqliteConnection, type Db } from "./db.js";
+import { tracedStatement } from "./db-tracing.js";
+import { InsertThread } from "./insert-thread.js";
 import type { AuditLogTable } from "./schema.js";
 
 export type AuditRow = Selectable<AuditLogTable>;
@@ -27,18 +30,108 @@ export interface AuditStats {
   tokens: { prompt: number; completion: number; total: number };
 }
 
+/** Every column of a new audit row, in the order the prepared insert binds them. */
+const AUDIT_COLUMNS = [
+  "request_id",
+  "ts",
+  "route",
+  "protocol",
+  "model_requested",
+  "model_served",
+  "backend",
+  "stream",
+  "status",
+  "http_status",
+  "duration_ms",
+  "ttft_ms",
+  "prompt_tokens",
+  "completion_tokens",
+  "total_tokens",
+  "error_type",
+  "error_message",
+  "api_key_id",
+  "user_id",
+] as const satisfies readonly Exclude<keyof AuditLogTable, "id">[];
+
+type AuditColumn = (typeof AUDIT_COLUMNS)[number];
+
+/** The stored form of a new row: every column present (null where the row left it out), as `SELECT *` returns it. */
+function storedRow(id: number, row: NewAuditRow): AuditRow {
+  const out = { id } as Record<string, unknown>;
+  for (const c of AUDIT_COLUMNS) out[c] = (row as Record<AuditColumn, unknown>)[c] ?? null;
+  return out as AuditRow;
+}
+
+/** A new row's values in {@link AUDIT_COLUMNS} order (null where the row left a column out). */
+const valuesOf = (row: NewAuditRow): unknown[] => AUDIT_COLUMNS.map((c) => (row as Record<AuditColumn, unknown>)[c] ?? null);
+
+const INSERT_SQL = `INSERT INTO audit_log (${AUDIT_COLUMNS.join(", ")}) VALUES (${AUDIT_COLUMNS.map(() => "?").join(", ")}) RETURNING id`;
+
 /** The audit log table. Keyset pagination on `id` (newest first) keeps pages cheap at any depth. */
 export class AuditRepository {
-  constructor(private readonly db: Db) {}
+  /** SQLite only: writes a batch, resolving with the new ids in row order. */
+  private readonly insertBatch: ((rows: unknown[][]) => number[] | Promise<number[]>) | null;
+  private readonly thread: InsertThread | null = null;
 
-  /** Inserts a batch in one statement and returns the stored rows (with their ids). */
+  /**
+   * @param options.insertThread on a SQLite file, write batches from a worker thread with its
+   *   own connection (the server does: one row per request adds up at gateway rates); otherwise
+   *   in this thread, with a prepared statement
+   */
+  constructor(
+    private readonly db: Db,
+    options: { insertThread?: boolean } = {},
+  ) {
+    const sqlite = sqliteConnection(db);
+    if (!sqlite) {
+      this.insertBatch = null;
+    } else if (options.insertThread && !sqlite.memory) {
+      const thread = new InsertThread(sqlite.name, INSERT_SQL);
+      this.thread = thread;
+      this.insertBatch = (rows) => thread.insert(rows);
+    } else {
+      let insert: Statement<unknown[], { id: number }> | null = null;
+      this.insertBatch = sqlite.transaction((rows: unknown[][]) => {
+        // Prepared on first use (the table exists by then): compiled once, not per batch.
+        const stmt = (insert ??= sqlite.prepare<unknown[], { id: number }>(INSERT_SQL));
+        return rows.map((values) => stmt.get(values)!.id);
+      });
+    }
+  }
+
+  /**
+   * Inserts a batch in one transaction and returns the stored rows (with their ids).
+   * On SQLite a cached prepared statement runs once per row: half the cost of building,
+   * compiling and running one multi-row INSERT per batch (measured: 16 against 32 µs a row).
+   */
   async insertManyReturning(rows: NewAuditRow[]): Promise<AuditRow[]> {
+    const insertBatch = this.insertBatch;
+    if (insertBatch) {
+      const ids = await tracedStatement("INSERT", "audit_log", () => insertBatch(rows.map(valuesOf)));
+      return rows.map((row, i) => storedRow(ids[i]!, row));
+    }
+    return this.insertWithBuilder(rows);
+  }
+
+  /** Inserts a batch in one transaction, like {@link insertManyReturning}, without building the stored rows. */
+  async insertMany(rows: NewAuditRow[]): Promise<void> {
+    const insertBatch = this.insertBatch;
+    if (insertBatch) await tracedStatement("INSERT", "audit_log", () => insertBatch(rows.map(valuesOf)));
+    else await this.insertWithBuilder(rows);
+  }
+
+  private async insertWithBuilder(rows: NewAuditRow[]): Promise<AuditRow[]> {
     const out: AuditRow[] = [];
     // SQLite caps bound variables per statement (32,766): 20 columns × 500 rows stays well under it.
     for (let i = 0; i < rows.length; i += 500) {
       out.push(...(await this.db.insertInto("audit_log").values(rows.slice(i, i + 500)).returningAll().execute()));
     }
     return out;
+  }
+
+  /** Ends the insert thread, if any, after the batches it holds (call before closing the database). */
+  async close(): Promise<void> {
+    await this.thread?.close();
   }
 
   /** Bytes of database pages in use (file size less free pages). */

@@ -25,6 +25,43 @@ function tableOf(node: RootOperationNode): string | undefined {
   return candidate?.table?.identifier?.name;
 }
 
+/** The span of one query, named and tagged as {@link QueryTracingPlugin} names them. */
+function startQuerySpan(operation: string, table: string | undefined): Span {
+  return tracer().startSpan(
+    table ? `${operation} ${table}` : operation,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: { "db.system.name": "sqlite", "db.operation.name": operation, ...(table ? { "db.collection.name": table } : {}) },
+    },
+    context.active(),
+  );
+}
+
+/**
+ * Runs a statement that bypasses the query builder (a cached prepared statement, here or on
+ * a worker thread) inside the same kind of span the plugin gives builder queries, ended when
+ * the statement settles; no span at all when tracing is off.
+ */
+export function tracedStatement<T>(operation: "SELECT" | "INSERT" | "UPDATE" | "DELETE", table: string, run: () => T | Promise<T>): Promise<T> {
+  if (!tracingActive()) return Promise.resolve(run());
+  const span = startQuerySpan(operation, table);
+  const done = (result: T) => {
+    if (Array.isArray(result) && result.length > 0) span.setAttribute("db.response.returned_rows", result.length);
+    span.end();
+    return result;
+  };
+  const failed = (err: unknown): never => {
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+    throw err;
+  };
+  try {
+    return Promise.resolve(run()).then(done, failed);
+  } catch (err) {
+    return failed(err);
+  }
+}
+
 /**
  * A span per SQL query (OpenTelemetry database conventions), as a child of whatever
  * span is active when the query is built: the request's, or the audit writer's.
@@ -39,15 +76,7 @@ export class QueryTracingPlugin implements KyselyPlugin {
     // No provider registered: no span to make (saves the table lookup on every query).
     const operation = tracingActive() ? OPERATIONS[args.node.kind] : undefined;
     if (operation) {
-      const table = tableOf(args.node);
-      const span = tracer().startSpan(
-        table ? `${operation} ${table}` : operation,
-        {
-          kind: SpanKind.CLIENT,
-          attributes: { "db.system.name": "sqlite", "db.operation.name": operation, ...(table ? { "db.collection.name": table } : {}) },
-        },
-        context.active(),
-      );
+      const span = startQuerySpan(operation, tableOf(args.node));
       if (span.isRecording()) this.spans.set(args.queryId, span);
     }
     return args.node;

@@ -8,6 +8,18 @@ import type { Database } from "./schema.js";
 
 export type Db = Kysely<Database>;
 
+/** The SQLite connection under each Db that {@link openDatabase} opened. */
+const sqliteOf = new WeakMap<Db, BetterSqlite3.Database>();
+
+/**
+ * The SQLite connection under `db`, for the one hot path that keeps its own prepared
+ * statement (the audit log's batch insert, thousands of rows a second under load);
+ * null for any other dialect, where repositories stay on the query builder.
+ */
+export function sqliteConnection(db: Db): BetterSqlite3.Database | null {
+  return sqliteOf.get(db) ?? null;
+}
+
 /**
  * Opens the embedded SQLite database (WAL mode) and brings its schema up to date.
  * Everything else reaches the store through repositories, never through SQL here.
@@ -26,5 +38,6 @@ export async function openDatabase(file: string): Promise<Db> {
     await db.destroy();
     throw error;
   }
+  sqliteOf.set(db, sqlite);
   return db;
 }

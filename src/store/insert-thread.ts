@@ -1,0 +1,107 @@
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
+
+/**
+ * The worker's whole program. It is plain CommonJS run with `eval`, so the same code serves
+ * the compiled build and the TypeScript sources under tsx (a worker does not inherit tsx's
+ * loader). It opens its own connection to the database file (WAL mode lets it write while
+ * the main connection reads), prepares the one INSERT it is given, and runs each batch in a
+ * transaction, answering with the new rows' ids.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.pragma("synchronous = NORMAL");
+db.pragma("busy_timeout = 5000");
+const stmt = db.prepare(workerData.sql);
+const insert = db.transaction((rows) => rows.map((values) => stmt.get(values).id));
+parentPort.on("message", (msg) => {
+  if (msg === "close") {
+    db.close();
+    parentPort.close();
+    return;
+  }
+  try {
+    parentPort.postMessage({ seq: msg.seq, ids: insert(msg.rows) });
+  } catch (err) {
+    parentPort.postMessage({ seq: msg.seq, error: String((err && err.message) || err) });
+  }
+});
+`;
+
+interface Pending {
+  resolve(ids: number[]): void;
+  reject(err: Error): void;
+}
+
+/**
+ * Runs one prepared `INSERT … RETURNING id` over batches of rows on a worker thread with
+ * its own SQLite connection, so a write-heavy table (the audit log: one row per request)
+ * costs the event loop a structured clone instead of the B-tree and WAL work (measured:
+ * about 10% of the gateway's CPU at 6,000 requests a second when done in-thread).
+ * Batches are written in the order they are sent.
+ */
+export class InsertThread {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private seq = 0;
+  private failure: Error | null = null;
+  private closed: Promise<void> | null = null;
+
+  /**
+   * @param file the SQLite database file (not `:memory:`: another connection could not see it)
+   * @param sql an INSERT with one `?` per value and `RETURNING id`
+   */
+  constructor(file: string, sql: string) {
+    const driver = createRequire(import.meta.url).resolve("better-sqlite3");
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, sql, driver } });
+    // Idle, it must not keep the process alive; a batch in flight holds it (see insert).
+    this.worker.unref();
+    this.worker.on("message", (msg: { seq: number; ids?: number[]; error?: string }) => {
+      const p = this.pending.get(msg.seq);
+      if (!p) return;
+      this.pending.delete(msg.seq);
+      if (this.pending.size === 0) this.worker.unref();
+      if (msg.ids) p.resolve(msg.ids);
+      else p.reject(new Error(msg.error ?? "insert failed"));
+    });
+    this.worker.on("error", (err) => this.failAll(err));
+    this.worker.on("exit", (code) => this.failAll(new Error(`the insert thread exited (code ${code})`)));
+  }
+
+  /** Inserts rows (each a list of values in the INSERT's column order) in one transaction; resolves with their ids. */
+  insert(rows: unknown[][]): Promise<number[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error("the insert thread is closed"));
+    const seq = ++this.seq;
+    return new Promise<number[]>((resolve, reject) => {
+      this.pending.set(seq, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage({ seq, rows });
+    });
+  }
+
+  /** Lets the batches in flight finish, then closes the worker's connection and ends it. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      await Promise.allSettled([...this.pending.values()].map((p) => new Promise<void>((done) => {
+        const { resolve, reject } = p;
+        p.resolve = (ids) => (resolve(ids), done());
+        p.reject = (err) => (reject(err), done());
+      })));
+      if (this.failure) return;
+      const exited = new Promise<void>((resolve) => this.worker.once("exit", () => resolve()));
+      this.worker.ref();
+      this.worker.postMessage("close");
+      await exited;
+    })();
+    return this.closed;
+  }
+
+  private failAll(err: Error): void {
+    this.failure ??= err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+}
