@@ -66,35 +66,51 @@ export function installAuth(app: FastifyInstance, auth: AuthService, options: En
     }
   });
 
-  app.addHook("onRequest", async (request, reply) => {
-    if (request.is404) return; // not found is answered the same to everyone
+  // Callback-style hooks (no promise per request): most requests are open-mode inference
+  // with no credentials, which are answered without a turn of the microtask queue.
+  app.addHook("onRequest", (request, reply, done) => {
+    if (request.is404) return done(); // not found is answered the same to everyone
     const config = request.routeOptions.config as { auth?: AuthPolicy; allowApiKey?: boolean };
     const policy = config.auth;
-    if (policy === "public") return;
-    try {
-      request.principal = await authenticate(request, auth, policy, options, config.allowApiKey === true);
-    } catch (err) {
-      if (err instanceof LlmuxError) return sendProblem(request, reply, err);
-      throw err;
+    if (policy === "public") return done();
+    if (policy === "inference" && !options.requireApiKey && !apiKeyOf(request)?.startsWith(API_KEY_PREFIX) && sessionCookieOf(request) === undefined) {
+      return done(); // open mode, nothing presented that could be checked: exactly what authenticate() would conclude
     }
+    authenticate(request, auth, policy, options, config.allowApiKey === true).then(
+      (principal) => {
+        request.principal = principal;
+        done();
+      },
+      (err: unknown) => {
+        // Answered here: done() is not called after a reply is sent from a hook.
+        if (err instanceof LlmuxError) void sendProblem(request, reply, err);
+        else done(err as Error);
+      },
+    );
   });
 
   // A refused WebSocket upgrade is answered over HTTP before @fastify/websocket's own hooks see the
   // request, so nobody else closes its socket: without this, each refusal would leak an open socket.
-  app.addHook("onResponse", async (request) => {
+  app.addHook("onResponse", (request, _reply, done) => {
     if (request.headers.upgrade !== undefined && !request.raw.socket?.destroyed) request.raw.socket?.destroy();
+    done();
   });
 
-  app.addHook("preHandler", async (request) => {
+  app.addHook("preHandler", (request, _reply, done) => {
     const key = request.principal?.apiKey;
-    if (!key) return;
-    if (key.allowed_models !== null) {
-      const model = requestedModel(request);
-      if (model !== undefined && !key.allowed_models.includes(model)) {
-        throw new LlmuxError("forbidden", `this API key may not use model '${model.slice(0, 64)}'`, { param: "model" });
+    if (!key) return done();
+    try {
+      if (key.allowed_models !== null) {
+        const model = requestedModel(request);
+        if (model !== undefined && !key.allowed_models.includes(model)) {
+          throw new LlmuxError("forbidden", `this API key may not use model '${model.slice(0, 64)}'`, { param: "model" });
+        }
       }
+      auth.takeRpm(key);
+    } catch (err) {
+      return done(err as Error);
     }
-    auth.takeRpm(key);
+    done();
   });
   return table;
 }

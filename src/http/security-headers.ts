@@ -38,18 +38,22 @@ export function installSecurityHeaders(app: FastifyInstance, corsOrigins: readon
   const headers = securityHeaders();
   const allowed = new Set(corsOrigins);
   const allowAll = allowed.has("*");
-  app.addHook("onRequest", async (request, reply) => {
+  // Callback style: no promise per request on the hot path.
+  app.addHook("onRequest", (request, reply, done) => {
     reply.headers(headers);
     const origin = request.headers.origin;
-    if (typeof origin !== "string" || !(allowAll || allowed.has(origin))) return;
+    if (typeof origin !== "string" || !(allowAll || allowed.has(origin))) return done();
     reply.header("access-control-allow-origin", allowAll ? "*" : origin).header("vary", "Origin");
     if (request.method === "OPTIONS" && request.headers["access-control-request-method"]) {
-      return reply
+      // Answered here: done() is not called after a reply is sent from a hook.
+      void reply
         .code(204)
         .header("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE")
         .header("access-control-allow-headers", "authorization, x-api-key, content-type, anthropic-version, anthropic-beta, x-request-id, x-stainless-os, x-stainless-lang, x-stainless-package-version, x-stainless-runtime, x-stainless-runtime-version, x-stainless-arch, x-stainless-retry-count, x-stainless-timeout")
         .header("access-control-max-age", "600")
         .send();
+      return;
     }
+    done();
   });
 }
