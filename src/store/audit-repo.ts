@@ -85,18 +85,32 @@ export class AuditRepository {
     const sqlite = sqliteConnection(db);
     if (!sqlite) {
       this.insertBatch = null;
-    } else if (options.insertThread && !sqlite.memory) {
-      const thread = new InsertThread(sqlite.name, INSERT_SQL);
-      this.thread = thread;
-      this.insertBatch = (rows) => thread.insert(rows);
-    } else {
-      let insert: Statement<unknown[], { id: number }> | null = null;
-      this.insertBatch = sqlite.transaction((rows: unknown[][]) => {
-        // Prepared on first use (the table exists by then): compiled once, not per batch.
-        const stmt = (insert ??= sqlite.prepare<unknown[], { id: number }>(INSERT_SQL));
-        return rows.map((values) => stmt.get(values)!.id);
-      });
+      return;
     }
+    let insert: Statement<unknown[], { id: number }> | null = null;
+    const here = sqlite.transaction((rows: unknown[][]) => {
+      // Prepared on first use (the table exists by then): compiled once, not per batch.
+      const stmt = (insert ??= sqlite.prepare<unknown[], { id: number }>(INSERT_SQL));
+      return rows.map((values) => stmt.get(values)!.id);
+    });
+    if (!options.insertThread || sqlite.memory) {
+      this.insertBatch = here;
+      return;
+    }
+    const thread = new InsertThread(sqlite.name, INSERT_SQL);
+    this.thread = thread;
+    this.insertBatch = async (rows) => {
+      if (!thread.dead) {
+        try {
+          return await thread.insert(rows);
+        } catch (err) {
+          if (!thread.dead) throw err; // the batch itself failed
+        }
+      }
+      // The worker died: the rows (this batch included) are written here from now on, not lost
+      // (a batch it committed in the instant before dying would be written twice: rare, and better than lost).
+      return here(rows);
+    };
   }
 
   /**

@@ -70,10 +70,15 @@ export class InsertThread {
     this.worker.on("exit", (code) => this.failAll(new Error(`the insert thread exited (code ${code})`)));
   }
 
+  /** The worker died (crashed, or ended without close()): nothing more can be written through it. */
+  get dead(): boolean {
+    return this.failure !== null && this.closed === null;
+  }
+
   /** Inserts rows (each a list of values in the INSERT's column order) in one transaction; resolves with their ids. */
   insert(rows: unknown[][]): Promise<number[]> {
-    if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error("the insert thread is closed"));
+    if (this.failure) return Promise.reject(this.failure);
     const seq = ++this.seq;
     return new Promise<number[]>((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });

@@ -94,6 +94,22 @@ describe("audit repository inserts", () => {
     }
   });
 
+  it("writes in this thread once the worker has died, losing no row", async () => {
+    const repo = new AuditRepository(db, { insertThread: true });
+    try {
+      assert.equal((await repo.insertManyReturning([row()])).length, 1);
+      // Kill the worker the way a crash would (test-only reach into the private field).
+      await (repo as unknown as { thread: { worker: { terminate(): Promise<number> } } }).thread.worker.terminate();
+      const marker = `after-crash-${Date.now()}`;
+      const stored = await repo.insertManyReturning([row({ error_message: marker }), row({ error_message: marker })]);
+      assert.equal(stored.length, 2);
+      const inDb = await db.selectFrom("audit_log").select("id").where("error_message", "=", marker).execute();
+      assert.deepEqual(inDb.map((r) => r.id), stored.map((r) => r.id));
+    } finally {
+      await repo.close();
+    }
+  });
+
   it("falls back to this thread on an in-memory database (another connection could not see it)", async () => {
     const mem = await openDatabase(":memory:");
     const repo = new AuditRepository(mem, { insertThread: true });
