@@ -1,11 +1,14 @@
 // llmux for bench:gateway, in its own process, from the compiled build (dist/, as `llmux serve`
-// runs when installed): a fresh home, port 0, default settings (access log, audit and tracing on).
+// runs when installed): a fresh home, port 0, default settings (access log, audit and tracing on,
+// the heap growth `llmux serve` applies).
 // Writes `READY <url>` on fd 3 once listening.
 import { mkdtempSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const { startApp } = await import("../dist/app.js");
+const { limitHeapGrowth } = await import("../dist/runtime/heap.js");
+limitHeapGrowth(); // as `llmux serve` does
 const { resolveServeConfig } = await import("../dist/config.js");
 const home = mkdtempSync(join(tmpdir(), "llmux-bench-gw-"));
 const app = await startApp(resolveServeConfig({ host: "127.0.0.1", port: 0, home }));

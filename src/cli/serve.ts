@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { resolveServeConfig } from "../config.js";
 import { startApp } from "../app.js";
+import { limitHeapGrowth } from "../runtime/heap.js";
 import { port, positiveInt } from "./options.js";
 
 /** `llmux serve`: starts the server and shuts it down cleanly on SIGINT/SIGTERM. */
@@ -17,6 +18,7 @@ export function registerServeCommand(program: Command): void {
     .option("--require-api-key", "/v1 needs an API key (env LLMUX_REQUIRE_API_KEY=1); needed to bind a non-loopback address")
     .option("--insecure-no-auth", "bind a non-loopback address with an open /v1 anyway (warned at every start)")
     .action(async (opts: { host?: string; port?: number; home?: string; threads?: number; parallel?: number; contextSize?: number; requireApiKey?: boolean; insecureNoAuth?: boolean }) => {
+      limitHeapGrowth();
       const config = resolveServeConfig({
         host: opts.host,
         port: opts.port,
