@@ -1,15 +1,19 @@
 // llmux for bench:gateway, in its own process, from the compiled build (dist/, as `llmux serve`
 // runs when installed): a fresh home, port 0, default settings (access log, audit and tracing on,
 // the heap growth `llmux serve` applies).
-// Writes `READY <url>` on fd 3 once listening.
+// Writes `READY <url>` on fd 3 once listening. LLMUX_BENCH_DIST points it at another build's dist/
+// (bench/gateway-ab.ts compares builds side by side).
 import { mkdtempSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 
-const { startApp } = await import("../dist/app.js");
-const { limitHeapGrowth } = await import("../dist/runtime/heap.js");
-limitHeapGrowth(); // as `llmux serve` does
-const { resolveServeConfig } = await import("../dist/config.js");
+const dist = process.env.LLMUX_BENCH_DIST ? pathToFileURL(`${process.env.LLMUX_BENCH_DIST.replace(/\/+$/, "")}/`).href : new URL("../dist/", import.meta.url).href;
+const { startApp } = await import(`${dist}app.js`);
+// As `llmux serve` does (builds from before the setting existed have no such module).
+const heap = await import(`${dist}runtime/heap.js`).catch(() => null);
+heap?.limitHeapGrowth();
+const { resolveServeConfig } = await import(`${dist}config.js`);
 const home = mkdtempSync(join(tmpdir(), "llmux-bench-gw-"));
 const app = await startApp(resolveServeConfig({ host: "127.0.0.1", port: 0, home }));
 writeSync(3, `READY ${app.url}\n`); // fd 3: the bench reads it; stdout carries the access log

@@ -1,0 +1,78 @@
+/**
+ * Two or more llmux builds side by side in front of one mock upstream, wrk taking turns between
+ * them round by round (the starting build rotates), so a drift in the machine's speed hits every
+ * build alike: the way to tell whether a change made the gateway faster on a noisy machine.
+ *
+ *   GATEWAY_AB="before=/tmp/old/dist after=dist after-nocap=dist:LLMUX_HEAP_GROWTH=0" npm run bench:gateway:ab
+ *
+ * Each entry is NAME=DIST[:VAR=VALUE…] (a build's compiled dist/ folder, and environment for its
+ * server). Env: GATEWAY_AB_ROUNDS (6), GATEWAY_AB_SECONDS (5), GATEWAY_AB_CONNECTIONS (50),
+ * GATEWAY_AB_STREAM=1 for streaming. Prints each build's median req/s and every round.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { findWrk, runWrk, wrkScript } from "../src/bench/gateway.js";
+import { configureGatewayBench, startMockUpstream } from "../src/bench/gateway-mock.js";
+
+interface Build {
+  name: string;
+  dist: string;
+  env: Record<string, string>;
+  child?: ChildProcess;
+  url?: string;
+  rps: number[];
+}
+
+const spec = process.env.GATEWAY_AB ?? "";
+const builds: Build[] = spec
+  .split(/\s+/)
+  .filter(Boolean)
+  .map((entry) => {
+    const [name, rest] = entry.split(/=(.*)/s, 2) as [string, string | undefined];
+    if (!rest) throw new Error(`GATEWAY_AB entry '${entry}' is not NAME=DIST[:VAR=VALUE…]`);
+    const [dist, ...vars] = rest.split(":");
+    return { name, dist: resolve(dist!), env: Object.fromEntries(vars.map((v) => v.split(/=(.*)/s, 2) as [string, string])), rps: [] };
+  });
+if (builds.length < 2) throw new Error('set GATEWAY_AB to two or more NAME=DIST entries, e.g. "before=/tmp/old/dist after=dist"');
+const rounds = Number(process.env.GATEWAY_AB_ROUNDS ?? 6);
+const seconds = Number(process.env.GATEWAY_AB_SECONDS ?? 5);
+const connections = Number(process.env.GATEWAY_AB_CONNECTIONS ?? 50);
+const stream = process.env.GATEWAY_AB_STREAM === "1";
+const wrk = findWrk();
+if (!wrk) throw new Error("wrk is needed (apt-get install wrk)");
+
+const server = new URL("./gateway-server.mjs", import.meta.url).pathname;
+const mock = await startMockUpstream();
+const children: ChildProcess[] = [mock.child];
+process.on("exit", () => children.forEach((c) => c.kill("SIGTERM")));
+for (const b of builds) {
+  // Its stdout (the access log) goes nowhere: see bench/gateway.ts.
+  const child = spawn(process.execPath, [server], { stdio: ["ignore", "ignore", "inherit", "pipe"], env: { ...process.env, ...b.env, LLMUX_BENCH_DIST: b.dist } });
+  children.push(child);
+  b.child = child;
+  b.url = await new Promise<string>((ok, fail) => {
+    createInterface({ input: child.stdio[3] as NodeJS.ReadableStream }).on("line", (l) => l.startsWith("READY ") && ok(l.slice(6).trim()));
+    child.once("exit", (code) => fail(new Error(`${b.name}: server exited with ${code}`)));
+  });
+  await configureGatewayBench(b.url, mock.url);
+}
+const script = wrkScript(mkdtempSync(join(tmpdir(), "llmux-gw-ab-")), stream);
+const target = (b: Build) => `${b.url}/v1/chat/completions`;
+for (const b of builds) await runWrk(wrk, target(b), connections, 2, script); // warm-up
+for (let r = 0; r < rounds; r++) {
+  for (let k = 0; k < builds.length; k++) {
+    const b = builds[(r + k) % builds.length]!;
+    const m = await runWrk(wrk, target(b), connections, seconds, script);
+    if (m.errors > 0) throw new Error(`${b.name}: ${m.errors} errors in a round`);
+    b.rps.push(m.requestsPerS);
+    process.stderr.write(`round ${r + 1}/${rounds} ${b.name}: ${m.requestsPerS.toFixed(0)} req/s\n`);
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+console.log(`\n${stream ? "streaming" : "non-streaming"}, ${connections} connections, ${rounds} rounds of ${seconds} s, builds taking turns\n`);
+console.log("| build | median req/s | rounds |\n|---|---:|---|");
+for (const b of builds) console.log(`| ${b.name} | ${median(b.rps).toFixed(0)} | ${b.rps.map((x) => x.toFixed(0)).join(" ")} |`);
+process.exit(0);
