@@ -31,8 +31,8 @@ parentPort.on("message", (msg) => {
 `;
 
 interface Pending {
-  resolve(ids: number[]): void;
-  reject(err: Error): void;
+  readonly resolve: (ids: number[]) => void;
+  readonly reject: (err: Error) => void;
 }
 
 /**
@@ -46,6 +46,8 @@ export class InsertThread {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private seq = 0;
+  /** The last batch sent, settled either way: the worker answers in order, so it is the last to finish. */
+  private last: Promise<unknown> = Promise.resolve();
   private failure: Error | null = null;
   private closed: Promise<void> | null = null;
 
@@ -80,21 +82,19 @@ export class InsertThread {
     if (this.closed) return Promise.reject(new Error("the insert thread is closed"));
     if (this.failure) return Promise.reject(this.failure);
     const seq = ++this.seq;
-    return new Promise<number[]>((resolve, reject) => {
+    const written = new Promise<number[]>((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
       this.worker.ref();
       this.worker.postMessage({ seq, rows });
     });
+    this.last = written.catch(() => undefined);
+    return written;
   }
 
   /** Lets the batches in flight finish, then closes the worker's connection and ends it. */
   close(): Promise<void> {
     this.closed ??= (async () => {
-      await Promise.allSettled([...this.pending.values()].map((p) => new Promise<void>((done) => {
-        const { resolve, reject } = p;
-        p.resolve = (ids) => (resolve(ids), done());
-        p.reject = (err) => (reject(err), done());
-      })));
+      await this.last;
       if (this.failure) return;
       const exited = new Promise<void>((resolve) => this.worker.once("exit", () => resolve()));
       this.worker.ref();
