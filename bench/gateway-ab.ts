@@ -9,19 +9,18 @@
  * server). Env: GATEWAY_AB_ROUNDS (6), GATEWAY_AB_SECONDS (5), GATEWAY_AB_CONNECTIONS (50),
  * GATEWAY_AB_STREAM=1 for streaming. Prints each build's median req/s and every round.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { findWrk, runWrk, wrkScript } from "../src/bench/gateway.js";
 import { configureGatewayBench, startMockUpstream } from "../src/bench/gateway-mock.js";
+import { startReady, summary } from "./lib.js";
 
 interface Build {
   name: string;
   dist: string;
   env: Record<string, string>;
-  child?: ChildProcess;
   url?: string;
   rps: number[];
 }
@@ -49,14 +48,9 @@ const mock = await startMockUpstream();
 const children: ChildProcess[] = [mock.child];
 process.on("exit", () => children.forEach((c) => c.kill("SIGTERM")));
 for (const b of builds) {
-  // Its stdout (the access log) goes nowhere: see bench/gateway.ts.
-  const child = spawn(process.execPath, [server], { stdio: ["ignore", "ignore", "inherit", "pipe"], env: { ...process.env, ...b.env, LLMUX_BENCH_DIST: b.dist } });
+  const { child, line } = await startReady(process.execPath, [server], { ...process.env, ...b.env, LLMUX_BENCH_DIST: b.dist });
   children.push(child);
-  b.child = child;
-  b.url = await new Promise<string>((ok, fail) => {
-    createInterface({ input: child.stdio[3] as NodeJS.ReadableStream }).on("line", (l) => l.startsWith("READY ") && ok(l.slice(6).trim()));
-    child.once("exit", (code) => fail(new Error(`${b.name}: server exited with ${code}`)));
-  });
+  b.url = line;
   await configureGatewayBench(b.url, mock.url);
 }
 const script = wrkScript(mkdtempSync(join(tmpdir(), "llmux-gw-ab-")), stream);
@@ -71,8 +65,7 @@ for (let r = 0; r < rounds; r++) {
     process.stderr.write(`round ${r + 1}/${rounds} ${b.name}: ${m.requestsPerS.toFixed(0)} req/s\n`);
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(`\n${stream ? "streaming" : "non-streaming"}, ${connections} connections, ${rounds} rounds of ${seconds} s, builds taking turns\n`);
 console.log("| build | median req/s | rounds |\n|---|---:|---|");
-for (const b of builds) console.log(`| ${b.name} | ${median(b.rps).toFixed(0)} | ${b.rps.map((x) => x.toFixed(0)).join(" ")} |`);
+for (const b of builds) console.log(`| ${b.name} | ${summary(b.rps).median.toFixed(0)} | ${b.rps.map((x) => x.toFixed(0)).join(" ")} |`);
 process.exit(0);

@@ -12,14 +12,14 @@
  * Writes a markdown table to stdout and the numbers to bench/results/gateway.json.
  * Env: GATEWAY_BENCH_SECONDS (per run, default 5), GATEWAY_BENCH_ROUNDS (default 2).
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { findWrk, runWrk, wrkScript } from "../src/bench/gateway.js";
 import { configureGatewayBench, GATEWAY_BENCH_MODEL, startMockUpstream } from "../src/bench/gateway-mock.js";
+import { startReady } from "./lib.js";
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 5);
@@ -28,22 +28,6 @@ const WRK = findWrk() ?? "/usr/bin/wrk";
 const here = new URL(".", import.meta.url).pathname;
 
 type WrkResult = Awaited<ReturnType<typeof runWrk>>;
-
-/**
- * Starts a child and resolves with what it writes on fd 3 (`READY <value>`). Its stdout (the
- * access log) goes to /dev/null: a pipe that the orchestrator drains late would block llmux's
- * synchronous log writes and measure the pipe, not the gateway.
- */
-function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "inherit", "pipe"], env });
-  return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdio[3] as NodeJS.ReadableStream });
-    rl.on("line", (line) => {
-      if (line.startsWith("READY ")) resolve({ child, line: line.slice(6).trim() });
-    });
-    child.once("exit", (code) => reject(new Error(`${cmd} ${args.join(" ")} exited with ${code}`)));
-  });
-}
 
 async function wrk(url: string, connections: number, script: string): Promise<WrkResult> {
   return runWrk(WRK, url, connections, SECONDS, script);
@@ -78,7 +62,7 @@ async function main(): Promise<void> {
   // llmux runs from its compiled build, as an installed `llmux serve` does (tsx would add its own memory and start-up).
   process.stderr.write("building dist/ (tsc)…\n");
   await run(process.execPath, [join(here, "..", "node_modules", "typescript", "bin", "tsc"), "-p", join(here, "..", "tsconfig.json")]);
-  const llmux = await start(process.execPath, [join(here, "gateway-server.mjs")]);
+  const llmux = await startReady(process.execPath, [join(here, "gateway-server.mjs")]);
   const llmuxUrl = llmux.line;
   const children = [mock.child, llmux.child];
   const stopAll = () => children.forEach((c) => c.kill("SIGTERM"));
