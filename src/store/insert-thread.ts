@@ -43,7 +43,8 @@ interface Pending {
  * Batches are written in the order they are sent.
  */
 export class InsertThread {
-  private readonly worker: Worker;
+  /** Started on the first batch: a server that records nothing never pays for the thread. */
+  private worker: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
   private seq = 0;
   /** The last batch sent, settled either way: the worker answers in order, so it is the last to finish. */
@@ -55,21 +56,27 @@ export class InsertThread {
    * @param file the SQLite database file (not `:memory:`: another connection could not see it)
    * @param sql an INSERT with one `?` per value and `RETURNING id`
    */
-  constructor(file: string, sql: string) {
+  constructor(
+    private readonly file: string,
+    private readonly sql: string,
+  ) {}
+
+  private start(): Worker {
     const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, sql, driver } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file: this.file, sql: this.sql, driver } });
     // Idle, it must not keep the process alive; a batch in flight holds it (see insert).
-    this.worker.unref();
-    this.worker.on("message", (msg: { seq: number; ids?: number[]; error?: string }) => {
+    worker.unref();
+    worker.on("message", (msg: { seq: number; ids?: number[]; error?: string }) => {
       const p = this.pending.get(msg.seq);
       if (!p) return;
       this.pending.delete(msg.seq);
-      if (this.pending.size === 0) this.worker.unref();
+      if (this.pending.size === 0) worker.unref();
       if (msg.ids) p.resolve(msg.ids);
       else p.reject(new Error(msg.error ?? "insert failed"));
     });
-    this.worker.on("error", (err) => this.failAll(err));
-    this.worker.on("exit", (code) => this.failAll(new Error(`the insert thread exited (code ${code})`)));
+    worker.on("error", (err) => this.failAll(err));
+    worker.on("exit", (code) => this.failAll(new Error(`the insert thread exited (code ${code})`)));
+    return worker;
   }
 
   /** The worker died (crashed, or ended without close()): nothing more can be written through it. */
@@ -81,11 +88,12 @@ export class InsertThread {
   insert(rows: unknown[][]): Promise<number[]> {
     if (this.closed) return Promise.reject(new Error("the insert thread is closed"));
     if (this.failure) return Promise.reject(this.failure);
+    const worker = (this.worker ??= this.start());
     const seq = ++this.seq;
     const written = new Promise<number[]>((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
-      this.worker.ref();
-      this.worker.postMessage({ seq, rows });
+      worker.ref();
+      worker.postMessage({ seq, rows });
     });
     this.last = written.catch(() => undefined);
     return written;
@@ -95,10 +103,11 @@ export class InsertThread {
   close(): Promise<void> {
     this.closed ??= (async () => {
       await this.last;
-      if (this.failure) return;
-      const exited = new Promise<void>((resolve) => this.worker.once("exit", () => resolve()));
-      this.worker.ref();
-      this.worker.postMessage("close");
+      const worker = this.worker;
+      if (!worker || this.failure) return;
+      const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+      worker.ref();
+      worker.postMessage("close");
       await exited;
     })();
     return this.closed;
