@@ -73,10 +73,11 @@ export function installAuth(app: FastifyInstance, auth: AuthService, options: En
     const config = request.routeOptions.config as { auth?: AuthPolicy; allowApiKey?: boolean };
     const policy = config.auth;
     if (policy === "public") return done();
-    if (policy === "inference" && !options.requireApiKey && !apiKeyOf(request)?.startsWith(API_KEY_PREFIX) && sessionCookieOf(request) === undefined) {
-      return done(); // open mode, nothing presented that could be checked: exactly what authenticate() would conclude
+    const key = apiKeyOf(request);
+    if (policy === "inference" && !options.requireApiKey && !inferenceKeyToCheck(key, options) && sessionCookieOf(request) === undefined) {
+      return done(); // open mode, nothing presented that could be checked: what authenticate() would conclude
     }
-    authenticate(request, auth, policy, options, config.allowApiKey === true).then(
+    authenticate(request, key, auth, policy, options, config.allowApiKey === true).then(
       (principal) => {
         request.principal = principal;
         done();
@@ -123,8 +124,13 @@ function requestedModel(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
+/** On an inference route, whether the presented key must be checked: always when keys are required; in open mode only one that looks like ours (SDKs insist on sending a placeholder). */
+const inferenceKeyToCheck = (key: string | undefined, options: EnforceOptions): key is string =>
+  key !== undefined && (options.requireApiKey || key.startsWith(API_KEY_PREFIX));
+
 async function authenticate(
   request: FastifyRequest,
+  key: string | undefined,
   auth: AuthService,
   policy: AuthPolicy | undefined,
   options: EnforceOptions,
@@ -132,10 +138,8 @@ async function authenticate(
 ): Promise<Principal | undefined> {
   // Unreachable while onRoute refuses routes without a policy; deny rather than guess.
   if (policy === undefined) throw new LlmuxError("forbidden", "this route has no access policy");
-  const key = apiKeyOf(request);
   if (policy === "inference") {
-    // Open mode ignores placeholder keys (SDKs insist on sending one) but checks anything that looks like ours.
-    if (key !== undefined && (options.requireApiKey || key.startsWith(API_KEY_PREFIX))) return active(await auth.fromApiKey(key));
+    if (inferenceKeyToCheck(key, options)) return active(await auth.fromApiKey(key));
     const session = await fromCookie(request, auth);
     if (session) return csrfChecked(request, active(session));
     if (options.requireApiKey) {
