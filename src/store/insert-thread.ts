@@ -23,7 +23,7 @@ parentPort.on("message", (msg) => {
     return;
   }
   try {
-    parentPort.postMessage({ seq: msg.seq, ids: insert(msg.rows) });
+    parentPort.postMessage({ seq: msg.seq, ids: insert.immediate(msg.rows) });
   } catch (err) {
     parentPort.postMessage({ seq: msg.seq, error: String((err && err.message) || err) });
   }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { AuditRepository, type NewAuditRow } from "../../src/store/audit-repo.js";
 import { openDatabase, type Db } from "../../src/store/db.js";
 import { mintRequestId } from "../../src/http/request-id.js";
@@ -105,6 +106,27 @@ describe("audit repository inserts", () => {
       assert.equal(stored.length, 2);
       const inDb = await db.selectFrom("audit_log").select("id").where("error_message", "=", marker).execute();
       assert.deepEqual(inDb.map((r) => r.id), stored.map((r) => r.id));
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it("a transaction of the main connection that reads then writes waits for the insert thread instead of failing", async () => {
+    const repo = new AuditRepository(db, { insertThread: true });
+    try {
+      await repo.insertMany([row()]); // the worker is up
+      let threadWrite: Promise<void> | undefined;
+      await db.transaction().execute(async (tx) => {
+        await tx.selectFrom("users").select("id").limit(1).execute();
+        // The insert thread writes while this transaction is open: with a deferred BEGIN it would
+        // commit first, and the write below would fail with SQLITE_BUSY (a stale snapshot).
+        threadWrite = repo.insertMany([row({ error_message: "during-tx" })]);
+        await sleep(300);
+        await tx.insertInto("audit_log").values(row({ error_message: "in-tx" })).execute();
+      });
+      await threadWrite;
+      const order = await db.selectFrom("audit_log").select("error_message").where("error_message", "in", ["in-tx", "during-tx"]).orderBy("id").execute();
+      assert.deepEqual(order.map((r) => r.error_message), ["in-tx", "during-tx"], "the thread's batch waited for the transaction");
     } finally {
       await repo.close();
     }
