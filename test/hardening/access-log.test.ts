@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import { pino } from "pino";
+import { accessLogWriter } from "../../src/http/access-log.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+
+/** A stream that keeps what is written to it, line by line. */
+function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
+  let text = "";
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      text += String(chunk);
+      cb();
+    },
+  });
+  return { stream, lines: () => text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+describe("the access log", () => {
+  it("writes the line pino would write for the same fields, with the query cut off and strings escaped", () => {
+    const out = capture();
+    const logger = pino({ level: "info" }, out.stream);
+    const write = accessLogWriter(logger, out.stream);
+    write({ requestId: 'odd"id\\', method: "POST", url: '/v1/chat/completions?key=sk-secret"', status: 200, ms: 3.6 });
+    logger.info({ request_id: 'odd"id\\', method: "POST", url: '/v1/chat/completions', status: 200, ms: 4 }, "request");
+    const [ours, pinos] = out.lines();
+    assert.ok(ours && pinos);
+    assert.deepEqual(Object.keys(ours), Object.keys(pinos), "same fields in the same order");
+    assert.deepEqual({ ...ours, time: 0 }, { ...pinos, time: 0 });
+    assert.ok(Math.abs((ours.time as number) - Date.now()) < 60_000);
+  });
+
+  it("writes nothing when the logger's level is above info, and follows a level changed at run time", () => {
+    const out = capture();
+    const logger = pino({ level: "warn" }, out.stream);
+    const write = accessLogWriter(logger, out.stream);
+    const entry = { requestId: "r1", method: "GET", url: "/health", status: 200, ms: 1 };
+    write(entry);
+    assert.equal(out.lines().length, 0);
+    logger.level = "info";
+    write(entry);
+    assert.equal(out.lines().length, 1);
+  });
+
+  describe("on a running server", () => {
+    let s: TestServer;
+    before(async () => {
+      s = await startTestServer({ models: {} });
+    });
+    after(() => s.close());
+
+    it("logs one line per request with its id, method, path without query, status and duration", async () => {
+      const res = await fetch(`${s.url}/v1/models?secret=hidden-value`);
+      assert.equal(res.status, 200);
+      const id = res.headers.get("x-request-id");
+      const lines = s
+        .log()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.request_id === id);
+      assert.equal(lines.length, 1);
+      const [line] = lines;
+      assert.equal(line!.msg, "request");
+      assert.equal(line!.method, "GET");
+      assert.equal(line!.url, "/v1/models");
+      assert.equal(line!.status, 200);
+      assert.equal(typeof line!.ms, "number");
+      assert.ok(!s.log().includes("hidden-value"), "the query never reaches the log");
+    });
+  });
+});
