@@ -7,10 +7,12 @@
  *
  * Each entry is NAME=DIST[:VAR=VALUE…] (a build's compiled dist/ folder, and environment for its
  * server). Env: GATEWAY_AB_ROUNDS (6), GATEWAY_AB_SECONDS (5), GATEWAY_AB_CONNECTIONS (50),
- * GATEWAY_AB_STREAM=1 for streaming. Prints each build's median req/s and every round.
+ * GATEWAY_AB_STREAM=1 for streaming. Prints each build's median req/s, its median CPU time per
+ * request (steadier than req/s: waiting for a core does not count), RSS idle and peak (Linux),
+ * and every round.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { findWrk, runWrk, wrkScript } from "../src/bench/gateway.js";
@@ -22,7 +24,12 @@ interface Build {
   dist: string;
   env: Record<string, string>;
   url?: string;
+  pid?: number;
   rps: number[];
+  /** CPU time per request, µs: the whole process, and its main thread alone. */
+  cpuUs: number[];
+  mainUs: number[];
+  idleRssMiB?: number;
 }
 
 const spec = process.env.GATEWAY_AB ?? "";
@@ -33,7 +40,7 @@ const builds: Build[] = spec
     const [name, rest] = entry.split(/=(.*)/s, 2) as [string, string | undefined];
     if (!rest) throw new Error(`GATEWAY_AB entry '${entry}' is not NAME=DIST[:VAR=VALUE…]`);
     const [dist, ...vars] = rest.split(":");
-    return { name, dist: resolve(dist!), env: Object.fromEntries(vars.map((v) => v.split(/=(.*)/s, 2) as [string, string])), rps: [] };
+    return { name, dist: resolve(dist!), env: Object.fromEntries(vars.map((v) => v.split(/=(.*)/s, 2) as [string, string])), rps: [], cpuUs: [], mainUs: [] };
   });
 if (builds.length < 2) throw new Error('set GATEWAY_AB to two or more NAME=DIST entries, e.g. "before=/tmp/old/dist after=dist"');
 const rounds = Number(process.env.GATEWAY_AB_ROUNDS ?? 6);
@@ -51,21 +58,50 @@ for (const b of builds) {
   const { child, line } = await startReady(process.execPath, [server], { ...process.env, ...b.env, LLMUX_BENCH_DIST: b.dist });
   children.push(child);
   b.url = line;
+  b.pid = child.pid;
   await configureGatewayBench(b.url, mock.url);
 }
+/** VmRSS and VmHWM (the peak resident set since the process started), MiB, Linux only. */
+const rssOf = (pid: number | undefined, field: "VmRSS" | "VmHWM"): number => {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+)`));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+};
+for (const b of builds) b.idleRssMiB = rssOf(b.pid, "VmRSS");
+/**
+ * CPU seconds (user + system) of a process, all threads, or of its main thread alone: read
+ * around each round, divided by its requests. Steadier than req/s on a noisy machine, since
+ * time spent waiting for a core does not count.
+ */
+const cpuOf = (pid: number | undefined, mainOnly: boolean): number => {
+  const stat = readFileSync(mainOnly ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+};
 const script = wrkScript(mkdtempSync(join(tmpdir(), "llmux-gw-ab-")), stream);
 const target = (b: Build) => `${b.url}/v1/chat/completions`;
 for (const b of builds) await runWrk(wrk, target(b), connections, 2, script); // warm-up
 for (let r = 0; r < rounds; r++) {
   for (let k = 0; k < builds.length; k++) {
     const b = builds[(r + k) % builds.length]!;
+    const cpu0 = cpuOf(b.pid, false);
+    const main0 = cpuOf(b.pid, true);
     const m = await runWrk(wrk, target(b), connections, seconds, script);
+    const requests = m.requestsPerS * seconds;
+    b.cpuUs.push(((cpuOf(b.pid, false) - cpu0) * 1e6) / requests);
+    b.mainUs.push(((cpuOf(b.pid, true) - main0) * 1e6) / requests);
     if (m.errors > 0) throw new Error(`${b.name}: ${m.errors} errors in a round`);
     b.rps.push(m.requestsPerS);
-    process.stderr.write(`round ${r + 1}/${rounds} ${b.name}: ${m.requestsPerS.toFixed(0)} req/s\n`);
+    process.stderr.write(`round ${r + 1}/${rounds} ${b.name}: ${m.requestsPerS.toFixed(0)} req/s, ${b.cpuUs.at(-1)!.toFixed(1)} µs CPU a request\n`);
   }
 }
 console.log(`\n${stream ? "streaming" : "non-streaming"}, ${connections} connections, ${rounds} rounds of ${seconds} s, builds taking turns\n`);
-console.log("| build | median req/s | rounds |\n|---|---:|---|");
-for (const b of builds) console.log(`| ${b.name} | ${summary(b.rps).median.toFixed(0)} | ${b.rps.map((x) => x.toFixed(0)).join(" ")} |`);
+console.log("| build | median req/s | median CPU µs a request (main thread) | RSS idle / peak, MiB | req/s by round |\n|---|---:|---:|---|---|");
+for (const b of builds) {
+  const cpu = `${summary(b.cpuUs).median.toFixed(1)} (${summary(b.mainUs).median.toFixed(1)})`;
+  console.log(`| ${b.name} | ${summary(b.rps).median.toFixed(0)} | ${cpu} | ${b.idleRssMiB!.toFixed(1)} / ${rssOf(b.pid, "VmHWM").toFixed(1)} | ${b.rps.map((x) => x.toFixed(0)).join(" ")} |`);
+}
 process.exit(0);
