@@ -53,7 +53,8 @@ export class Metrics {
   private readonly promptTokens: Counter<"model">;
   private readonly completionTokens: Counter<"model">;
   private readonly tokensPerSecond: Histogram<"model">;
-  private readonly inFlight: Gauge<"route">;
+  /** In-flight requests by route, counted here and read at scrape time (a gauge's inc/dec hashes its labels each time). */
+  private readonly inFlight = new Map<string, number>();
   private readonly loadDuration: Histogram<"model">;
   /** Runners whose load time has been observed (each load is a new runner). */
   private readonly seenLoads = new WeakSet<RunnerClient>();
@@ -113,11 +114,15 @@ export class Metrics {
       buckets: TPS_BUCKETS,
       registers,
     });
-    this.inFlight = new Gauge({
+    const inFlight = this.inFlight;
+    new Gauge({
       name: "llmux_requests_in_flight",
       help: "Inference requests arrived and not yet finished, by route.",
       labelNames: ["route"],
       registers,
+      collect() {
+        for (const [route, n] of inFlight) this.set({ route }, n);
+      },
     });
 
     // Engine state, read at scrape time from the pool's runners.
@@ -209,11 +214,11 @@ export class Metrics {
   }
 
   private started(e: InferenceStart): void {
-    this.inFlight.inc({ route: e.route });
+    this.inFlight.set(e.route, (this.inFlight.get(e.route) ?? 0) + 1);
   }
 
   private ended(e: InferenceEnd): void {
-    this.inFlight.dec({ route: e.route });
+    this.inFlight.set(e.route, (this.inFlight.get(e.route) ?? 1) - 1);
     // The model served is a registry id; the name a client asked for is free text and never a label.
     const model = e.modelServed ?? "";
     this.requests.inc({ route: e.route, model, backend: e.backend ?? "", status: e.status, http_status: String(e.httpStatus) });
