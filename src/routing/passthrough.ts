@@ -134,11 +134,13 @@ export interface SeenUsage {
  */
 export class UsageScanner {
   readonly usage: SeenUsage = { promptTokens: null, completionTokens: null };
-  private readonly decoder = new StringDecoder("utf8");
+  /** Made on the first SSE chunk: a JSON answer (`json`) never needs one. */
+  private decoder: StringDecoder | null = null;
   private carry = "";
 
   /** A chunk of an SSE body. */
   push(chunk: Buffer): void {
+    this.decoder ??= new StringDecoder("utf8");
     const text = this.carry + this.decoder.write(chunk);
     const lastNl = text.lastIndexOf("\n");
     if (lastNl < 0) {
