@@ -1,5 +1,4 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { once } from "node:events";
 import type { OutgoingHttpHeaders } from "node:http";
 import type { ChatBackend, ChatEvent, ChatRequest } from "../core/chat.js";
 import type { LlmuxError } from "../errors/llmux-error.js";
@@ -7,6 +6,7 @@ import { canPassThrough, openPassthrough, UsageScanner, type PassthroughResponse
 import type { ProviderProtocol } from "../routing/provider-set.js";
 import type { Router } from "../routing/router.js";
 import type { InferenceTracker } from "./inference.js";
+import { drainedOrClosed } from "./drained.js";
 import { toLlmuxError } from "./problem.js";
 
 /** What a committed attempt opened: the upstream's own bytes (same protocol) or canonical events. */
@@ -133,7 +133,7 @@ export async function forwardPassthrough(
   const write = async (chunk: Buffer) => {
     tracker.token();
     usage.push(chunk);
-    if (!res.write(chunk)) await Promise.race([once(res, "drain"), once(res, "close")]);
+    if (!res.write(chunk)) await drainedOrClosed(res);
   };
   try {
     if (upstream.first.length > 0) await write(upstream.first);

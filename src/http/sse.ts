@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { once } from "node:events";
 import type { LlmuxError } from "../errors/llmux-error.js";
 import { toLlmuxError } from "./problem.js";
+import { drainedOrClosed } from "./drained.js";
 
 /**
  * Writes a server-sent event stream on a hijacked reply, waiting for the socket
@@ -29,7 +29,7 @@ export class SseWriter {
 
   async write(frame: string): Promise<void> {
     if (!frame || this.closed) return;
-    if (!this.res.write(frame)) await Promise.race([once(this.res, "drain"), once(this.res, "close")]);
+    if (!this.res.write(frame)) await drainedOrClosed(this.res);
   }
 
   end(frame = ""): void {

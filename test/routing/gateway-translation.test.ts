@@ -297,4 +297,54 @@ describe("protocol translation and pass-through through a real llmux", () => {
     const stream = anthropic.messages.stream({ model: "claude-same", max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
     await assert.rejects(stream.finalMessage(), /dropped mid-stream/);
   });
+
+  const passThrough = (signal?: AbortSignal) =>
+    fetch(`${s.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-same", messages: [{ role: "user", content: "hi" }], stream: true }),
+      signal,
+    });
+
+  it("a client that goes away mid pass-through stream closes the upstream request", async () => {
+    oai.queue.push({ kind: "hang", body: openaiSse("never finished", "gpt-same"), frames: 2 });
+    const closed = oai.nextEarlyClose();
+    const abort = new AbortController();
+    const res = await passThrough(abort.signal);
+    const reader = res.body!.getReader();
+    assert.match(new TextDecoder().decode((await reader.read()).value), /^data: /);
+    abort.abort();
+    await closed; // the provider saw its request closed before it ended the answer
+  });
+
+  it("a client that goes away before the provider answers cancels the upstream request", async () => {
+    oai.queue.push({ kind: "slow", delayMs: 30_000, then: { kind: "sse", body: openaiSse("too late", "gpt-same") } });
+    const closed = oai.nextEarlyClose();
+    const abort = new AbortController();
+    const pending = passThrough(abort.signal).catch((err: unknown) => err);
+    while (oai.inFlight === 0) await new Promise((r) => setTimeout(r, 10));
+    abort.abort();
+    assert.ok((await pending) instanceof Error);
+    await closed;
+  });
+
+  it("a long pass-through stream read slowly arrives whole and in order (backpressure)", async () => {
+    // ~2 MiB in 1 KiB writes: far past what llmux holds before it pauses reading the provider.
+    const frames = Array.from({ length: 6000 }, (_, i) => `data: {"i":${i},"pad":"${"x".repeat(300)}"}\n\n`).join("");
+    oai.queue.push({ kind: "sse", body: frames + "data: [DONE]\n\n", chunkSize: 1024 });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    const res = await passThrough();
+    const reader = res.body!.getReader();
+    const parts: Uint8Array[] = [];
+    for (let r = await reader.read(), n = 0; !r.done; r = await reader.read(), n++) {
+      parts.push(r.value);
+      if (n % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 5)); // a slow reader
+    }
+    assert.equal(Buffer.concat(parts).toString("utf8"), frames + "data: [DONE]\n\n");
+    process.off("warning", onWarning);
+    // Each wait for the client to drain must take its listeners away again.
+    assert.deepEqual(warnings, []);
+  });
 });
