@@ -81,18 +81,23 @@ class UpstreamCall {
   private ended = false;
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
-  private readonly onAbort = () => this.abort((this.signal.reason as Error | undefined) ?? new Error("aborted"));
+  private listening = true;
+  private readonly onAbort = () => this.abort(() => (this.signal.reason as Error | undefined) ?? new Error("aborted"));
 
   constructor(private readonly signal: AbortSignal) {
     signal.addEventListener("abort", this.onAbort, { once: true });
   }
 
-  /** Aborts the upstream request (if it has not ended) and stops listening to the signal. */
-  abort(reason: Error): void {
+  /**
+   * Aborts the upstream request (if it has not ended) and stops listening to the signal. The
+   * reason is made only when there is something to abort: an Error captures a stack, and
+   * every forwarded answer is closed this way once read (measured: 3% of the CPU).
+   */
+  abort(reason: () => Error): void {
     this.settle();
     if (this.ended || this.failure) return;
-    if (this.abortUpstream) this.abortUpstream(reason);
-    else this.abortReason = reason;
+    if (this.abortUpstream) this.abortUpstream(reason());
+    else this.abortReason = reason();
   }
 
   /** Resolves once the status is known (or the call failed: then throws its error). */
@@ -123,6 +128,8 @@ class UpstreamCall {
   }
 
   private settle(): void {
+    if (!this.listening) return;
+    this.listening = false;
     this.signal.removeEventListener("abort", this.onAbort);
   }
 
@@ -202,12 +209,12 @@ export async function openPassthrough(input: PassthroughInput): Promise<Passthro
     } catch {
       // The status says enough.
     }
-    call.abort(new Error("error body read")); // a longer body is not read to its end
+    call.abort(() => new Error("error body read")); // a longer body is not read to its end
     const headers = new Headers();
     if (call.retryAfter !== null) headers.set("retry-after", call.retryAfter);
     throw httpError(call.status, headers, Buffer.concat(chunks).toString("utf8").slice(0, MAX_ERROR_BODY), ctx);
   }
-  const close = () => call.abort(new Error("pass-through closed"));
+  const close = () => call.abort(() => new Error("pass-through closed"));
   let first: Buffer | null;
   try {
     first = await call.next();
