@@ -63,7 +63,7 @@ export async function routeChat(
   tracker.routed(plan.targets[0]!.backendName, plan.targets[0]!.model);
   const rawBody = request.rawBody;
   if (!rawBody || !plan.targets.every((t) => canPassThrough(protocol, t.provider))) decode();
-  const opened = await router.open(plan, tracker.signal, tracker, async (t): Promise<Routed> => {
+  const opened = await router.open(plan, tracker, async (t): Promise<Routed> => {
     if (rawBody && canPassThrough(protocol, t.provider)) {
       const upstream = await openPassthrough({
         provider: t.provider,
@@ -71,7 +71,7 @@ export async function routeChat(
         rawBody,
         body: request.body as Record<string, unknown>,
         clientHeaders: request.headers,
-        signal: tracker.signal,
+        cancel: tracker,
       });
       return { kind: "raw", upstream };
     }

@@ -3,20 +3,23 @@ import type { ChatEvent } from "../core/chat.js";
 import { LlmuxError, isLlmuxError } from "../errors/llmux-error.js";
 import type { InferenceEnd, InferenceProtocol, LifecycleBus } from "../observability/lifecycle.js";
 import { InferenceSpans } from "../observability/tracing-inference.js";
+import type { AbortSource } from "../routing/passthrough.js";
 import type { TimeoutSettings, TimeoutEndpoint } from "../settings/timeouts.js";
 
 const ERROR_MESSAGE_MAX = 200;
 
 /**
- * One inference request from arrival to its real end: it owns the request's
- * AbortSignal (client gone, or the endpoint's timeout), observes the canonical
- * events for time to first token and usage, and publishes `end` on the lifecycle
- * bus when the response is really over: the last byte written, or the client gone.
+ * One inference request from arrival to its real end: it owns the request's cancellation
+ * (client gone, or the endpoint's timeout), offered as an AbortSignal and as an AbortSource,
+ * observes the canonical events for time to first token and usage, and publishes `end` on the
+ * lifecycle bus when the response is really over: the last byte written, or the client gone.
  * Routes call `begin` first thing, so even a request refused as invalid is counted.
  */
-export class InferenceTracker {
-  readonly signal: AbortSignal;
-  private readonly controller = new AbortController();
+export class InferenceTracker implements AbortSource {
+  /** Made when something asks for `signal`: a pass-through request never does (see AbortSource). */
+  private controller: AbortController | null = null;
+  private abortedWith: { reason: Error } | null = null;
+  private abortListeners: (() => void)[] | null = null;
   private readonly startedAt = Date.now();
   private readonly t0 = performance.now();
   private timer: NodeJS.Timeout | null = null;
@@ -45,18 +48,51 @@ export class InferenceTracker {
     private readonly bus: LifecycleBus,
     private readonly timeoutSeconds: number,
   ) {
-    this.signal = this.controller.signal;
     this.spans = new InferenceSpans(request, route);
     reply.raw.once("close", () => {
-      if (!reply.raw.writableFinished) this.controller.abort(new Error("client disconnected"));
+      if (!reply.raw.writableFinished) this.abort(new Error("client disconnected"));
       this.end(reply);
     });
     this.timer = setTimeout(() => {
       this.timedOut = true;
-      this.controller.abort(this.timeoutError());
+      this.abort(this.timeoutError());
     }, timeoutSeconds * 1000);
     this.timer.unref();
     bus.publish("start", { requestId: request.id, route, protocol, startedAt: this.startedAt }, (err) => this.logSubscriberError(err));
+  }
+
+  /** Aborted when the client goes away or the endpoint's timeout fires. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortedWith) this.controller.abort(this.abortedWith.reason);
+    }
+    return this.controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.abortedWith !== null;
+  }
+
+  get reason(): unknown {
+    return this.abortedWith?.reason;
+  }
+
+  onAbort(listener: () => void): () => void {
+    (this.abortListeners ??= []).push(listener);
+    return () => {
+      const i = this.abortListeners?.indexOf(listener) ?? -1;
+      if (i >= 0) this.abortListeners!.splice(i, 1);
+    };
+  }
+
+  private abort(reason: Error): void {
+    if (this.abortedWith) return;
+    this.abortedWith = { reason };
+    this.controller?.abort(reason);
+    const listeners = this.abortListeners;
+    this.abortListeners = null;
+    for (const listener of listeners ?? []) listener();
   }
 
   /** When this request times out (epoch ms): failover does not wait for a retry past it. */

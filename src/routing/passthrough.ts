@@ -17,7 +17,20 @@ export interface PassthroughInput {
   /** The same body parsed (only re-serialised when the model is renamed). */
   body: Record<string, unknown>;
   clientHeaders: IncomingHttpHeaders;
-  signal: AbortSignal;
+  /** The request's cancellation: the upstream call is aborted with it. */
+  cancel: AbortSource;
+}
+
+/**
+ * Where a call learns that its request was cancelled (the client gone, or its timeout). The
+ * same as an AbortSignal's `aborted`, `reason` and abort event, without making an EventTarget
+ * per request (the request tracker makes its AbortSignal only when something asks for it).
+ */
+export interface AbortSource {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  /** Calls `listener` once, when the request is aborted; returns what stops listening. */
+  onAbort(listener: () => void): () => void;
 }
 
 /** An upstream response that answered 2xx and sent its first bytes: committed, ready to forward. */
@@ -82,10 +95,10 @@ class UpstreamCall {
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
   private listening = true;
-  private readonly onAbort = () => this.abort(() => (this.signal.reason as Error | undefined) ?? new Error("aborted"));
+  private readonly stopListening: () => void;
 
-  constructor(private readonly signal: AbortSignal) {
-    signal.addEventListener("abort", this.onAbort, { once: true });
+  constructor(cancel: AbortSource) {
+    this.stopListening = cancel.onAbort(() => this.abort(() => (cancel.reason as Error | undefined) ?? new Error("aborted")));
   }
 
   /**
@@ -130,7 +143,7 @@ class UpstreamCall {
   private settle(): void {
     if (!this.listening) return;
     this.listening = false;
-    this.signal.removeEventListener("abort", this.onAbort);
+    this.stopListening();
   }
 
   // undici's dispatch handler (its "legacy" shape, which it calls without a wrapper).
@@ -182,15 +195,15 @@ class UpstreamCall {
  * backends map it (429 keeps `Retry-After`).
  */
 export async function openPassthrough(input: PassthroughInput): Promise<PassthroughResponse> {
-  const { provider, signal } = input;
+  const { provider, cancel } = input;
   const c = provider.config;
   const ctx: UpstreamContext = { provider: c.name, model: input.model, apiKey: c.apiKey };
   const body = input.body.model === input.model ? input.rawBody : Buffer.from(JSON.stringify({ ...input.body, model: input.model }));
-  if (signal.aborted) throw signal.reason;
-  const call = new UpstreamCall(signal);
+  if (cancel.aborted) throw cancel.reason;
+  const call = new UpstreamCall(cancel);
   provider.pool.dispatch({ path: provider.chatPath, method: "POST", headers: headersFor(provider, input.clientHeaders, body.length), body }, call);
   const failed = (err: unknown, midStream: boolean): unknown => {
-    if (!midStream && signal.aborted) return signal.reason ?? err;
+    if (!midStream && cancel.aborted) return cancel.reason ?? err;
     return mapFailure(err, ctx, c.timeoutMs, midStream);
   };
   try {

@@ -55,6 +55,8 @@ export interface AttemptHooks {
    * upstream's own error is returned, rather than a timeout after a pointless wait.
    */
   readonly deadline?: number;
+  /** The request's cancellation (client gone, timeout); read only once an attempt has failed. */
+  readonly signal: AbortSignal;
 }
 
 /** A committed attempt: what it opened, where, and `done()` to call when the response has ended. */
@@ -176,7 +178,7 @@ export class Router {
    * skipped. Any other failure, or the client going away, ends the attempts at once. `fn` must
    * resolve only once nothing has been sent to the client yet and the upstream has answered.
    */
-  async open<T>(plan: RoutePlan, signal: AbortSignal, hooks: AttemptHooks, fn: (target: PlannedTarget) => Promise<T>): Promise<Opened<T>> {
+  async open<T>(plan: RoutePlan, hooks: AttemptHooks, fn: (target: PlannedTarget) => Promise<T>): Promise<Opened<T>> {
     let lastErr: unknown;
     let n = 0;
     for (const t of plan.targets) {
@@ -203,6 +205,7 @@ export class Router {
           return { value, target: t, done };
         } catch (err) {
           done();
+          const signal = hooks.signal;
           if (signal.aborted || !isRetryable(err)) {
             if (isProvider) this.breaker.release(t.backendName);
             throw err;

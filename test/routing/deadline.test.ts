@@ -67,4 +67,15 @@ describe("failover never waits for a retry past the request's deadline", () => {
     assert.ok(Date.now() - t0 >= 950);
     assert.equal(a.received.length, 2);
   });
+
+  it("the request's timeout stops a pass-through call the provider has not answered, and closes it upstream", async () => {
+    await setRules(s, [{ id: "a-only", match: { kind: "exact", pattern: "m" }, targets: [{ backend: "a" }] }]);
+    a.queue.push({ kind: "slow", delayMs: 30_000, then: { kind: "json", body: {} } });
+    const closed = a.nextEarlyClose();
+    const err = await s.openai.chat.completions.create({ model: "m", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    assert.ok(err instanceof OpenAI.APIError, `got ${String(err)}`);
+    assert.equal(err.status, 504);
+    assert.match(err.message, /longer than 2s/);
+    await closed; // the provider saw its request closed
+  });
 });
