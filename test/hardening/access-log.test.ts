@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
+import type { FastifyBaseLogger } from "fastify";
 import { accessLogWriter } from "../../src/http/access-log.js";
+import { lazyChildLogger } from "../../src/http/lazy-logger.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 /** A stream that keeps what is written to it, line by line. */
@@ -69,5 +71,35 @@ describe("the access log", () => {
       assert.equal(typeof line!.ms, "number");
       assert.ok(!s.log().includes("hidden-value"), "the query never reaches the log");
     });
+  });
+});
+
+describe("a request's own logger", () => {
+  it("makes its pino child only when something logs, then logs with the request's bindings at every level", () => {
+    const out = capture();
+    const parent = pino({ level: "info" }, out.stream);
+    let made = 0;
+    const child = parent.child.bind(parent);
+    parent.child = ((...args: Parameters<typeof child>) => {
+      made++;
+      return child(...args);
+    }) as typeof parent.child;
+    const log = lazyChildLogger(parent as unknown as FastifyBaseLogger, { request_id: "r-1" }, {});
+    assert.equal(made, 0, "no child until it is used");
+    log.info("first");
+    log.error({ detail: 1 }, "second");
+    log.debug("below the level");
+    assert.equal(made, 1, "one child, made once");
+    assert.equal(log.level, "info");
+    log.level = "debug";
+    log.debug("now logged");
+    assert.deepEqual(
+      out.lines().map((l) => [l.request_id, l.msg, l.level]),
+      [
+        ["r-1", "first", 30],
+        ["r-1", "second", 50],
+        ["r-1", "now logged", 20],
+      ],
+    );
   });
 });
