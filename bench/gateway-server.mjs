@@ -1,6 +1,6 @@
 // llmux for bench:gateway, in its own process, from the compiled build (dist/, as `llmux serve`
 // runs when installed): a fresh home, port 0, default settings (access log, audit and tracing on,
-// the heap growth `llmux serve` applies).
+// the heap settings `llmux serve` applies).
 // Writes `READY <url>` on fd 3 once listening. LLMUX_BENCH_DIST points it at another build's dist/
 // (bench/gateway-ab.ts compares builds side by side).
 import { mkdtempSync, writeSync } from "node:fs";
@@ -9,10 +9,12 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const dist = process.env.LLMUX_BENCH_DIST ? pathToFileURL(`${process.env.LLMUX_BENCH_DIST.replace(/\/+$/, "")}/`).href : new URL("../dist/", import.meta.url).href;
-const { startApp } = await import(`${dist}app.js`);
-// As `llmux serve` does (builds from before the setting existed have no such module).
+// As `bin/llmux.js` and `llmux serve` do, before the app's modules load (builds from before a
+// setting existed lack it).
 const heap = await import(`${dist}runtime/heap.js`).catch(() => null);
+heap?.keepYoungGenerationSmall?.();
 heap?.limitHeapGrowth();
+const { startApp } = await import(`${dist}app.js`);
 const { resolveServeConfig } = await import(`${dist}config.js`);
 const home = mkdtempSync(join(tmpdir(), "llmux-bench-gw-"));
 const app = await startApp(resolveServeConfig({ host: "127.0.0.1", port: 0, home }));
