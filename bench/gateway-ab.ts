@@ -12,12 +12,12 @@
  * and every round.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { findWrk, runWrk, wrkScript } from "../src/bench/gateway.js";
 import { configureGatewayBench, startMockUpstream } from "../src/bench/gateway-mock.js";
-import { startReady, summary } from "./lib.js";
+import { procCpuSeconds, procRssMiB, startReady, summary } from "./lib.js";
 
 interface Build {
   name: string;
@@ -61,38 +61,19 @@ for (const b of builds) {
   b.pid = child.pid;
   await configureGatewayBench(b.url, mock.url);
 }
-/** VmRSS and VmHWM (the peak resident set since the process started), MiB, Linux only. */
-const rssOf = (pid: number | undefined, field: "VmRSS" | "VmHWM"): number => {
-  try {
-    const m = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+)`));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-};
-for (const b of builds) b.idleRssMiB = rssOf(b.pid, "VmRSS");
-/**
- * CPU seconds (user + system) of a process, all threads, or of its main thread alone: read
- * around each round, divided by its requests. Steadier than req/s on a noisy machine, since
- * time spent waiting for a core does not count.
- */
-const cpuOf = (pid: number | undefined, mainOnly: boolean): number => {
-  const stat = readFileSync(mainOnly ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-};
+for (const b of builds) b.idleRssMiB = procRssMiB(b.pid);
 const script = wrkScript(mkdtempSync(join(tmpdir(), "llmux-gw-ab-")), stream);
 const target = (b: Build) => `${b.url}/v1/chat/completions`;
 for (const b of builds) await runWrk(wrk, target(b), connections, 2, script); // warm-up
 for (let r = 0; r < rounds; r++) {
   for (let k = 0; k < builds.length; k++) {
     const b = builds[(r + k) % builds.length]!;
-    const cpu0 = cpuOf(b.pid, false);
-    const main0 = cpuOf(b.pid, true);
+    const cpu0 = procCpuSeconds(b.pid);
+    const main0 = procCpuSeconds(b.pid, true);
     const m = await runWrk(wrk, target(b), connections, seconds, script);
     const requests = m.requestsPerS * seconds;
-    b.cpuUs.push(((cpuOf(b.pid, false) - cpu0) * 1e6) / requests);
-    b.mainUs.push(((cpuOf(b.pid, true) - main0) * 1e6) / requests);
+    b.cpuUs.push(((procCpuSeconds(b.pid) - cpu0) * 1e6) / requests);
+    b.mainUs.push(((procCpuSeconds(b.pid, true) - main0) * 1e6) / requests);
     if (m.errors > 0) throw new Error(`${b.name}: ${m.errors} errors in a round`);
     b.rps.push(m.requestsPerS);
     process.stderr.write(`round ${r + 1}/${rounds} ${b.name}: ${m.requestsPerS.toFixed(0)} req/s, ${b.cpuUs.at(-1)!.toFixed(1)} µs CPU a request\n`);
@@ -102,6 +83,6 @@ console.log(`\n${stream ? "streaming" : "non-streaming"}, ${connections} connect
 console.log("| build | median req/s | median CPU µs a request (main thread) | RSS idle / peak, MiB | req/s by round |\n|---|---:|---:|---|---|");
 for (const b of builds) {
   const cpu = `${summary(b.cpuUs).median.toFixed(1)} (${summary(b.mainUs).median.toFixed(1)})`;
-  console.log(`| ${b.name} | ${summary(b.rps).median.toFixed(0)} | ${cpu} | ${b.idleRssMiB!.toFixed(1)} / ${rssOf(b.pid, "VmHWM").toFixed(1)} | ${b.rps.map((x) => x.toFixed(0)).join(" ")} |`);
+  console.log(`| ${b.name} | ${summary(b.rps).median.toFixed(0)} | ${cpu} | ${b.idleRssMiB!.toFixed(1)} / ${procRssMiB(b.pid, "VmHWM").toFixed(1)} | ${b.rps.map((x) => x.toFixed(0)).join(" ")} |`);
 }
 process.exit(0);

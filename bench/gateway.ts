@@ -7,19 +7,20 @@
  * exact rule for `bench-gateway` (the same setup as the suite's gateway section). Load comes from wrk (another process): 50 connections non-streaming,
  * 20 streaming, and one connection of each for the added latency, straight at the mock and
  * through llmux, alternating, in one run. Time to first byte of streams is measured by a small
- * node client (bench/gateway-ttfb.mjs), also alternating. llmux's RSS is sampled under load.
+ * node client (bench/gateway-ttfb.mjs), also alternating. llmux's RSS is sampled under load, and its
+ * CPU time per request read from /proc around each round (steadier than req/s on a noisy machine).
  *
  * Writes a markdown table to stdout and the numbers to bench/results/gateway.json.
  * Env: GATEWAY_BENCH_SECONDS (per run, default 5), GATEWAY_BENCH_ROUNDS (default 2).
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { findWrk, runWrk, wrkScript } from "../src/bench/gateway.js";
 import { configureGatewayBench, GATEWAY_BENCH_MODEL, startMockUpstream } from "../src/bench/gateway-mock.js";
-import { startReady } from "./lib.js";
+import { procCpuSeconds, procRssMiB, startReady } from "./lib.js";
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 5);
@@ -33,16 +34,11 @@ async function wrk(url: string, connections: number, script: string): Promise<Wr
   return runWrk(WRK, url, connections, SECONDS, script);
 }
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
 /** Samples a process's RSS while `fn` runs; resolves with fn's result and the peak. */
 async function withRss<T>(pid: number, fn: () => Promise<T>): Promise<{ value: T; peakMiB: number }> {
-  let peak = rssMiB(pid);
+  let peak = procRssMiB(pid);
   const timer = setInterval(() => {
-    peak = Math.max(peak, rssMiB(pid));
+    peak = Math.max(peak, procRssMiB(pid));
   }, 100);
   try {
     return { value: await fn(), peakMiB: peak };
@@ -78,7 +74,7 @@ async function main(): Promise<void> {
       if (res.status !== 200) throw new Error(`sanity request failed: ${res.status} ${await res.text()}`);
       await res.arrayBuffer();
     }
-    const rssIdle = rssMiB(llmux.child.pid!);
+    const rssIdle = procRssMiB(llmux.child.pid);
 
     const scenarios = [
       { name: "non-streaming, 50 connections", key: "json_c50", c: 50, script: scripts.json },
@@ -86,16 +82,18 @@ async function main(): Promise<void> {
       { name: "non-streaming, 1 connection", key: "json_c1", c: 1, script: scripts.json },
       { name: "streaming, 1 connection", key: "stream_c1", c: 1, script: scripts.stream },
     ];
-    const results: Record<string, { direct: WrkResult[]; llmux: WrkResult[]; rssPeakMiB: number }> = {};
+    const results: Record<string, { direct: WrkResult[]; llmux: WrkResult[]; rssPeakMiB: number; cpuUsPerRequest: number[] }> = {};
     let rssPeak = rssIdle;
     for (const s of scenarios) {
-      results[s.key] = { direct: [], llmux: [], rssPeakMiB: 0 };
+      results[s.key] = { direct: [], llmux: [], rssPeakMiB: 0, cpuUsPerRequest: [] };
       // Warm both paths (connection pools, JIT) before measuring.
       await run(WRK, ["-t1", `-c${s.c}`, "-d1s", "-s", s.script, `${llmuxUrl}/v1/chat/completions`]);
       for (let r = 0; r < ROUNDS; r++) {
         process.stderr.write(`${s.name}: round ${r + 1}/${ROUNDS}\n`);
         results[s.key]!.direct.push(await wrk(`${mockUrl}/v1/chat/completions`, s.c, s.script));
+        const cpu0 = procCpuSeconds(llmux.child.pid);
         const { value, peakMiB } = await withRss(llmux.child.pid!, () => wrk(`${llmuxUrl}/v1/chat/completions`, s.c, s.script));
+        results[s.key]!.cpuUsPerRequest.push(((procCpuSeconds(llmux.child.pid) - cpu0) * 1e6) / (value.requestsPerS * SECONDS));
         results[s.key]!.llmux.push(value);
         results[s.key]!.rssPeakMiB = Math.max(results[s.key]!.rssPeakMiB, peakMiB);
         rssPeak = Math.max(rssPeak, peakMiB);
@@ -114,18 +112,18 @@ async function main(): Promise<void> {
       const d = { rps: mean(x.direct.map((r) => r.requestsPerS)), p50: mean(x.direct.map((r) => r.p50Ms)), p99: mean(x.direct.map((r) => r.p99Ms)) };
       const l = { rps: mean(x.llmux.map((r) => r.requestsPerS)), p50: mean(x.llmux.map((r) => r.p50Ms)), p99: mean(x.llmux.map((r) => r.p99Ms)) };
       const errors = [...x.direct, ...x.llmux].reduce((a, r) => a + r.errors, 0);
-      return { d, l, errors, rss: x.rssPeakMiB };
+      return { d, l, errors, rss: x.rssPeakMiB, cpu: mean(x.cpuUsPerRequest) };
     };
     const f = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
     const lines = [
       `## Gateway benchmark (${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs, ${SECONDS}s × ${ROUNDS} rounds per cell, means of rounds)`,
       "",
-      "| load | direct req/s | llmux req/s | direct p50 ms | llmux p50 ms | direct p99 ms | llmux p99 ms | added p50 ms | llmux peak RSS MiB | errors |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| load | direct req/s | llmux req/s | direct p50 ms | llmux p50 ms | direct p99 ms | llmux p99 ms | added p50 ms | llmux CPU µs / request | llmux peak RSS MiB | errors |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ];
     for (const s of scenarios) {
-      const { d, l, errors, rss } = row(s.key);
-      lines.push(`| ${s.name} | ${f(d.rps, 0)} | ${f(l.rps, 0)} | ${f(d.p50)} | ${f(l.p50)} | ${f(d.p99)} | ${f(l.p99)} | ${f(l.p50 - d.p50)} | ${f(rss, 1)} | ${errors} |`);
+      const { d, l, errors, rss, cpu } = row(s.key);
+      lines.push(`| ${s.name} | ${f(d.rps, 0)} | ${f(l.rps, 0)} | ${f(d.p50)} | ${f(l.p50)} | ${f(d.p99)} | ${f(l.p99)} | ${f(l.p50 - d.p50)} | ${f(cpu, 1)} | ${f(rss, 1)} | ${errors} |`);
     }
     const tD = { p50: mean(ttfb.direct.map((t) => t.p50)), p99: mean(ttfb.direct.map((t) => t.p99)) };
     const tL = { p50: mean(ttfb.llmux.map((t) => t.p50)), p99: mean(ttfb.llmux.map((t) => t.p99)) };

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -40,4 +39,29 @@ export function startReady(cmd: string, args: string[], env: NodeJS.ProcessEnv =
     });
     child.once("exit", (code) => reject(new Error(`${cmd} ${args.join(" ")} exited with ${code}`)));
   });
+}
+
+/** A process's VmRSS, or VmHWM (its peak resident set since it started), in MiB (Linux; NaN elsewhere). */
+export function procRssMiB(pid: number | undefined, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+)`));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * CPU seconds (user + system) a process has used, all its threads, or its main thread alone
+ * (Linux; NaN elsewhere). Read around a round and divided by its requests, it gives CPU time per
+ * request: steadier than req/s on a noisy machine, since time spent waiting for a core does not count.
+ */
+export function procCpuSeconds(pid: number | undefined, mainThreadOnly = false): number {
+  try {
+    const stat = readFileSync(mainThreadOnly ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
 }
