@@ -18,6 +18,7 @@ const { startApp } = await import(`${dist}app.js`);
 const { resolveServeConfig } = await import(`${dist}config.js`);
 const home = mkdtempSync(join(tmpdir(), "llmux-bench-gw-"));
 const app = await startApp(resolveServeConfig({ host: "127.0.0.1", port: 0, home }));
+heap?.releaseYoungGeneration?.();
 writeSync(3, `READY ${app.url}\n`); // fd 3: the bench reads it; stdout carries the access log
 const stop = () => void app.close().then(() => process.exit(0));
 process.on("SIGTERM", stop);

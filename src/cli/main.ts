@@ -6,6 +6,7 @@ import { registerModelCommands } from "./models.js";
 import { registerPullCommand } from "./pull.js";
 import { registerServeCommand } from "./serve.js";
 import { registerUserCommands } from "./users.js";
+import { releaseYoungGeneration } from "../runtime/heap.js";
 import { VERSION } from "../version.js";
 
 const program = new Command();
@@ -16,6 +17,11 @@ registerLocalModelCommands(program);
 registerPullCommand(program);
 registerBenchCommand(program);
 registerUserCommands(program);
+// bin/llmux.js held V8's young generation small while the modules loaded; `serve` gives it back
+// once listening, every other command now (src/runtime/heap.ts).
+program.hook("preAction", (_program, action) => {
+  if (action.name() !== "serve") releaseYoungGeneration();
+});
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof InvalidArgumentError) process.stderr.write(`${err.message}\n`);
   else process.stderr.write(`llmux: ${(err as Error)?.message ?? err}\n`);

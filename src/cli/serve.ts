@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { resolveServeConfig } from "../config.js";
 import { startApp } from "../app.js";
-import { limitHeapGrowth } from "../runtime/heap.js";
+import { limitHeapGrowth, releaseYoungGeneration } from "../runtime/heap.js";
 import { port, positiveInt } from "./options.js";
 
 /** `llmux serve`: starts the server and shuts it down cleanly on SIGINT/SIGTERM. */
@@ -28,6 +28,8 @@ export function registerServeCommand(program: Command): void {
         engine: { threads: opts.threads, parallel: opts.parallel, contextSize: opts.contextSize },
       });
       const app = await startApp(config);
+      // Start-up is over: V8 may grow the young generation again when load asks (src/runtime/heap.ts).
+      releaseYoungGeneration();
       const models = app.registry.list();
       const out = process.stdout;
       out.write(`llmux listening on ${app.url}\n`);

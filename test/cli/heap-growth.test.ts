@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { spawnSync } from "node:child_process";
-import { DEFAULT_HEAP_GROWTH_PERCENT, keepYoungGenerationSmall, limitHeapGrowth } from "../../src/runtime/heap.js";
+import { DEFAULT_HEAP_GROWTH_PERCENT, keepYoungGenerationSmall, limitHeapGrowth, releaseYoungGeneration } from "../../src/runtime/heap.js";
 
 describe("llmux serve's heap growth setting (LLMUX_HEAP_GROWTH)", () => {
   it("applies 20% by default, the given percent when set, and leaves V8's default at 0", () => {
@@ -19,31 +19,51 @@ describe("llmux serve's heap growth setting (LLMUX_HEAP_GROWTH)", () => {
   });
 });
 
-describe("the young generation kept small while modules load (bin/llmux.js)", () => {
+describe("the young generation held small while modules load (bin/llmux.js), then released", () => {
   it("is applied unless LLMUX_HEAP_GROWTH=0 asks for V8's defaults", () => {
     assert.equal(keepYoungGenerationSmall({ LLMUX_HEAP_GROWTH: "0" }), false);
     assert.equal(keepYoungGenerationSmall({}), true);
+    releaseYoungGeneration();
   });
 
-  it("keeps the young generation at its initial size while a module graph loads", () => {
-    // A child that loads Fastify, undici and Kysely (what the server imports first), with and without the setting.
+  /**
+   * Runs a child: optionally holds the young generation, loads Fastify, undici and Kysely (what
+   * the server imports first), optionally releases it, then allocates like a busy server (a
+   * sliding window of objects in flight). Returns the young generation's size (MiB) after the
+   * imports and after the load.
+   */
+  const run = (mode: "default" | "held" | "released") => {
     const heapModule = new URL("../../src/runtime/heap.ts", import.meta.url).href;
-    const newSpaceMiB = (keep: boolean) => {
-      const script = `
-        const { keepYoungGenerationSmall } = await import(${JSON.stringify(heapModule)});
-        if (${keep}) keepYoungGenerationSmall({});
-        await import("fastify"); await import("undici"); await import("kysely");
-        const v8 = await import("node:v8");
-        process.stdout.write(String(v8.getHeapSpaceStatistics().find((x) => x.space_name === "new_space").space_size / 1048576));`;
-      const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
-      assert.equal(r.status, 0, r.stderr);
-      return Number(r.stdout);
-    };
-    const kept = newSpaceMiB(true);
-    const grown = newSpaceMiB(false);
+    const script = `
+      const heap = await import(${JSON.stringify(heapModule)});
+      if (${JSON.stringify(mode)} !== "default") heap.keepYoungGenerationSmall({});
+      await import("fastify"); await import("undici"); await import("kysely");
+      const v8 = await import("node:v8");
+      const size = () => v8.getHeapSpaceStatistics().find((x) => x.space_name === "new_space").space_size / 1048576;
+      const afterImports = size();
+      if (${JSON.stringify(mode)} === "released") heap.releaseYoungGeneration();
+      const inFlight = [];
+      for (const t0 = Date.now(); Date.now() - t0 < 500; ) {
+        for (let i = 0; i < 1000; i++) {
+          inFlight.push({ a: i, b: "x" + i, c: [i, i + 1] });
+          if (inFlight.length > 20000) inFlight.shift();
+        }
+      }
+      process.stdout.write(JSON.stringify({ afterImports, afterLoad: size() }));`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { afterImports: number; afterLoad: number };
+  };
+
+  it("keeps it small through the imports, and V8 grows it again under load once released", () => {
+    const byDefault = run("default");
+    const held = run("held");
+    const released = run("released");
     // tsx itself loads before the setting applies here, so the young generation may have grown once.
-    assert.ok(kept <= 4, `young generation ${kept} MiB with the setting`);
-    assert.ok(grown > kept, `V8's default grows it (${grown} MiB): otherwise this test shows nothing`);
-    assert.ok(grown >= 4 * kept, `${grown} against ${kept} MiB`);
+    assert.ok(held.afterImports <= 4, `young generation ${held.afterImports} MiB after the imports, held`);
+    assert.ok(byDefault.afterImports >= 4 * held.afterImports, `V8's default grows it while importing (${byDefault.afterImports} MiB)`);
+    // Held for good, a busy process never gets room: why serve releases it once listening.
+    assert.equal(held.afterLoad, held.afterImports, "held: no growth under load");
+    assert.ok(released.afterLoad > released.afterImports, `released: grows under load (${released.afterImports} → ${released.afterLoad} MiB)`);
   });
 });
