@@ -2,22 +2,19 @@ import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 
 /**
- * The worker's whole program. It is plain CommonJS run with `eval`, so the same code serves
- * the compiled build and the TypeScript sources under tsx (a worker does not inherit tsx's
- * loader). It opens its own connection to the database file (WAL mode lets it write while
- * the main connection reads), prepares the one INSERT it is given, and runs each batch in a
- * transaction, answering with the new rows' ids.
- */
-/** The worker's young generation, MiB (its semi-spaces together; V8's default grows to 32). */
-const WORKER_YOUNG_GENERATION_MB = 4;
-
-/**
  * The worker connection's SQLite page cache, KiB. better-sqlite3 builds SQLite with a 16 MiB
  * default, which appending rows fills for nothing: measured on the gateway benchmark, the
  * worker's malloc arena held 21 MiB at peak with it and 4 MiB with SQLite's own default of 2 MiB.
  */
 const WORKER_CACHE_KIB = 2000;
 
+/**
+ * The worker's whole program. It is plain CommonJS run with `eval`, so the same code serves
+ * the compiled build and the TypeScript sources under tsx (a worker does not inherit tsx's
+ * loader). It opens its own connection to the database file (WAL mode lets it write while
+ * the main connection reads), prepares the one INSERT it is given, and runs each batch in a
+ * transaction, answering with the new rows' ids.
+ */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
@@ -74,14 +71,7 @@ export class InsertThread {
 
   private start(): Worker {
     const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-    // The worker only turns each batch into bound parameters: a small young generation is
-    // plenty, where V8's default lets it swell to 32 MiB under a steady stream of batches
-    // (measured on the gateway benchmark: that much more peak RSS for the whole process).
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { file: this.file, sql: this.sql, driver, cacheKiB: WORKER_CACHE_KIB },
-      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
-    });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file: this.file, sql: this.sql, driver, cacheKiB: WORKER_CACHE_KIB } });
     // Idle, it must not keep the process alive; a batch in flight holds it (see insert).
     worker.unref();
     worker.on("message", (msg: { seq: number; ids?: number[]; error?: string }) => {
