@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { findWrk, runWrk, wrkScript } from "../src/bench/gateway.js";
 import { configureGatewayBench, startMockUpstream } from "../src/bench/gateway-mock.js";
-import { procCpuSeconds, procRssMiB, startReady, summary } from "./lib.js";
+import { cpuPerRequest, procRssMiB, startReady, summary } from "./lib.js";
 
 interface Build {
   name: string;
@@ -68,12 +68,12 @@ for (const b of builds) await runWrk(wrk, target(b), connections, 2, script); //
 for (let r = 0; r < rounds; r++) {
   for (let k = 0; k < builds.length; k++) {
     const b = builds[(r + k) % builds.length]!;
-    const cpu0 = procCpuSeconds(b.pid);
-    const main0 = procCpuSeconds(b.pid, true);
+    const cpu = cpuPerRequest(b.pid);
+    const mainCpu = cpuPerRequest(b.pid, true);
     const m = await runWrk(wrk, target(b), connections, seconds, script);
     const requests = m.requestsPerS * seconds;
-    b.cpuUs.push(((procCpuSeconds(b.pid) - cpu0) * 1e6) / requests);
-    b.mainUs.push(((procCpuSeconds(b.pid, true) - main0) * 1e6) / requests);
+    b.cpuUs.push(cpu(requests));
+    b.mainUs.push(mainCpu(requests));
     if (m.errors > 0) throw new Error(`${b.name}: ${m.errors} errors in a round`);
     b.rps.push(m.requestsPerS);
     process.stderr.write(`round ${r + 1}/${rounds} ${b.name}: ${m.requestsPerS.toFixed(0)} req/s, ${b.cpuUs.at(-1)!.toFixed(1)} µs CPU a request\n`);

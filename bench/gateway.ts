@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { findWrk, runWrk, wrkScript } from "../src/bench/gateway.js";
 import { configureGatewayBench, GATEWAY_BENCH_MODEL, startMockUpstream } from "../src/bench/gateway-mock.js";
-import { procCpuSeconds, procRssMiB, startReady } from "./lib.js";
+import { cpuPerRequest, procRssMiB, startReady } from "./lib.js";
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 5);
@@ -91,9 +91,9 @@ async function main(): Promise<void> {
       for (let r = 0; r < ROUNDS; r++) {
         process.stderr.write(`${s.name}: round ${r + 1}/${ROUNDS}\n`);
         results[s.key]!.direct.push(await wrk(`${mockUrl}/v1/chat/completions`, s.c, s.script));
-        const cpu0 = procCpuSeconds(llmux.child.pid);
+        const cpu = cpuPerRequest(llmux.child.pid);
         const { value, peakMiB } = await withRss(llmux.child.pid!, () => wrk(`${llmuxUrl}/v1/chat/completions`, s.c, s.script));
-        results[s.key]!.cpuUsPerRequest.push(((procCpuSeconds(llmux.child.pid) - cpu0) * 1e6) / (value.requestsPerS * SECONDS));
+        results[s.key]!.cpuUsPerRequest.push(cpu(value.requestsPerS * SECONDS));
         results[s.key]!.llmux.push(value);
         results[s.key]!.rssPeakMiB = Math.max(results[s.key]!.rssPeakMiB, peakMiB);
         rssPeak = Math.max(rssPeak, peakMiB);

@@ -65,3 +65,9 @@ export function procCpuSeconds(pid: number | undefined, mainThreadOnly = false):
     return NaN;
   }
 }
+
+/** Starts counting a process's CPU time; the function it returns gives the µs per request for `requests` done since. */
+export function cpuPerRequest(pid: number | undefined, mainThreadOnly = false): (requests: number) => number {
+  const start = procCpuSeconds(pid, mainThreadOnly);
+  return (requests) => ((procCpuSeconds(pid, mainThreadOnly) - start) * 1e6) / requests;
+}
