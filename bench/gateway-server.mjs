@@ -13,6 +13,7 @@ const dist = process.env.LLMUX_BENCH_DIST ? pathToFileURL(`${process.env.LLMUX_B
 // setting existed lack it).
 const heap = await import(`${dist}runtime/heap.js`).catch(() => null);
 heap?.keepYoungGenerationSmall?.();
+heap?.keepWasmOnBaselineCompiler?.();
 heap?.limitHeapGrowth();
 const { startApp } = await import(`${dist}app.js`);
 const { resolveServeConfig } = await import(`${dist}config.js`);

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { StringDecoder } from "node:string_decoder";
-import { errors as undiciErrors } from "undici";
+import { undiciErrors } from "./undici-parts.js";
 import { ANTHROPIC_VERSION } from "../providers/anthropic-backend.js";
 import { connectionError, httpError, timeoutError, type UpstreamContext } from "../providers/upstream-errors.js";
 import type { ProviderEntry, ProviderProtocol } from "./provider-set.js";

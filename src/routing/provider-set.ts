@@ -1,4 +1,4 @@
-import { Pool } from "undici";
+import { Pool } from "./undici-parts.js";
 import type { ChatBackend } from "../core/chat.js";
 import { AnthropicBackend } from "../providers/anthropic-backend.js";
 import { OpenAIBackend } from "../providers/openai-backend.js";

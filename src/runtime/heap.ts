@@ -33,6 +33,22 @@ export function releaseYoungGeneration(): void {
   setFlagsFromString(`--semi-space-growth-factor=${V8_SEMI_SPACE_GROWTH_FACTOR}`);
 }
 
+/**
+ * Keeps WebAssembly on V8's baseline compiler (Liftoff). undici parses HTTP/1.1 with llhttp
+ * built to WebAssembly, and a moment after the first upstream request V8 recompiles that
+ * module with TurboFan in the background: that compilation alone takes about 34 MiB, released
+ * once done but counted in the process's peak (measured: a bare undici request took a process
+ * from 64 to 98 MiB for a moment; the gateway's first request took llmux from 99 to 142 MiB).
+ * Liftoff's code parses as fast for what the gateway sends (the gateway benchmark's CPU per
+ * request did not rise). `LLMUX_HEAP_GROWTH=0` leaves V8's default here too. Must run before
+ * the first upstream connection; returns whether it was applied.
+ */
+export function keepWasmOnBaselineCompiler(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.LLMUX_HEAP_GROWTH?.trim() === "0") return false;
+  setFlagsFromString("--liftoff-only");
+  return true;
+}
+
 /** The V8 old-generation growth `llmux serve` applies (percent over the live heap after a full GC). */
 export const DEFAULT_HEAP_GROWTH_PERCENT = 20;
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { spawnSync } from "node:child_process";
-import { DEFAULT_HEAP_GROWTH_PERCENT, keepYoungGenerationSmall, limitHeapGrowth, releaseYoungGeneration } from "../../src/runtime/heap.js";
+import { DEFAULT_HEAP_GROWTH_PERCENT, keepWasmOnBaselineCompiler, keepYoungGenerationSmall, limitHeapGrowth, releaseYoungGeneration } from "../../src/runtime/heap.js";
 
 describe("llmux serve's heap growth setting (LLMUX_HEAP_GROWTH)", () => {
   it("applies 20% by default, the given percent when set, and leaves V8's default at 0", () => {
@@ -65,5 +65,49 @@ describe("the young generation held small while modules load (bin/llmux.js), the
     // Held for good, a busy process never gets room: why serve releases it once listening.
     assert.equal(held.afterLoad, held.afterImports, "held: no growth under load");
     assert.ok(released.afterLoad > released.afterImports, `released: grows under load (${released.afterImports} → ${released.afterLoad} MiB)`);
+  });
+});
+
+describe("undici's WebAssembly kept on V8's baseline compiler (bin/llmux.js)", () => {
+  it("is applied unless LLMUX_HEAP_GROWTH=0 asks for V8's defaults", () => {
+    assert.equal(keepWasmOnBaselineCompiler({ LLMUX_HEAP_GROWTH: "0" }), false);
+  });
+
+  /**
+   * Runs a child that makes one undici request to a local server, optionally after the setting,
+   * and reports how far its peak RSS (VmHWM) rose in the next seconds: by default V8 recompiles
+   * llhttp with TurboFan in the background about 0.1 s after the request.
+   */
+  const rise = (applied: boolean): { status: number; riseMiB: number } => {
+    const heapModule = new URL("../../src/runtime/heap.ts", import.meta.url).href;
+    const script = `
+      const heap = await import(${JSON.stringify(heapModule)});
+      if (${applied}) heap.keepWasmOnBaselineCompiler({});
+      const { readFileSync } = await import("node:fs");
+      const http = await import("node:http");
+      const { Pool } = await import("undici");
+      const hwm = () => Number(readFileSync("/proc/self/status", "utf8").match(/VmHWM:\\s+(\\d+)/)[1]) / 1024;
+      const server = http.createServer((req, res) => res.end("ok")).listen(0, "127.0.0.1");
+      await new Promise((r) => server.once("listening", r));
+      const pool = new Pool("http://127.0.0.1:" + server.address().port);
+      const before = hwm();
+      const res = await pool.request({ path: "/", method: "GET" });
+      await res.body.text();
+      // Waits for the background compilation (it shows within 0.2 s here), up to 6 s on a busy machine.
+      for (const t0 = Date.now(); Date.now() - t0 < (${applied} ? 1500 : 6000) && hwm() - before < 20; ) await new Promise((r) => setTimeout(r, 25));
+      process.stdout.write(JSON.stringify({ status: res.statusCode, riseMiB: hwm() - before }));
+      process.exit(0);`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { status: number; riseMiB: number };
+  };
+
+  it("spares the peak memory of recompiling llhttp, and undici still speaks HTTP", { skip: process.platform !== "linux" && "reads /proc/self/status (Linux)" }, () => {
+    const byDefault = rise(false);
+    const applied = rise(true);
+    assert.equal(byDefault.status, 200);
+    assert.equal(applied.status, 200);
+    assert.ok(byDefault.riseMiB >= 20, `V8's default: the peak rose ${byDefault.riseMiB.toFixed(1)} MiB after the first request`);
+    assert.ok(applied.riseMiB < 10, `kept on Liftoff: the peak rose ${applied.riseMiB.toFixed(1)} MiB`);
   });
 });
