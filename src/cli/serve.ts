@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { resolveServeConfig } from "../config.js";
 import { startApp } from "../app.js";
 import { limitHeapGrowth, releaseYoungGeneration } from "../runtime/heap.js";
+import { releaseHeapWhenIdle } from "../runtime/idle-heap.js";
 import { port, positiveInt } from "./options.js";
 
 /** `llmux serve`: starts the server and shuts it down cleanly on SIGINT/SIGTERM. */
@@ -30,6 +31,8 @@ export function registerServeCommand(program: Command): void {
       const app = await startApp(config);
       // Start-up is over: V8 may grow the young generation again when load asks (src/runtime/heap.ts).
       releaseYoungGeneration();
+      // …and give a burst's young generation back once quiet again (src/runtime/idle-heap.ts).
+      releaseHeapWhenIdle();
       const models = app.registry.list();
       const out = process.stdout;
       out.write(`llmux listening on ${app.url}\n`);
