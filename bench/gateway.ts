@@ -8,10 +8,12 @@
  * 20 streaming, and one connection of each for the added latency, straight at the mock and
  * through llmux, alternating, in one run. Time to first byte of streams is measured by a small
  * node client (bench/gateway-ttfb.mjs), also alternating. llmux's RSS is sampled under load, and its
- * CPU time per request read from /proc around each round (steadier than req/s on a noisy machine).
+ * CPU time per request read from /proc around each round (steadier than req/s on a noisy machine),
+ * and its RSS read once more after the loads, once it has been quiet for a while.
  *
  * Writes a markdown table to stdout and the numbers to bench/results/gateway.json.
- * Env: GATEWAY_BENCH_SECONDS (per run, default 5), GATEWAY_BENCH_ROUNDS (default 2).
+ * Env: GATEWAY_BENCH_SECONDS (per run, default 5), GATEWAY_BENCH_ROUNDS (default 2),
+ * GATEWAY_BENCH_QUIET_SECONDS (quiet time before the last RSS reading, default 15).
  */
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -26,6 +28,8 @@ const run = promisify(execFile);
 const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.GATEWAY_BENCH_ROUNDS ?? 2);
 const WRK = findWrk() ?? "/usr/bin/wrk";
+/** How long llmux is left quiet after the loads before its RSS is read again. */
+const QUIET_S = Number(process.env.GATEWAY_BENCH_QUIET_SECONDS ?? 15);
 const here = new URL(".", import.meta.url).pathname;
 
 type WrkResult = Awaited<ReturnType<typeof runWrk>>;
@@ -107,6 +111,11 @@ async function main(): Promise<void> {
       }
     }
 
+    // `llmux serve` gives a burst's young generation back after two quiet 5 s windows (src/runtime/idle-heap.ts).
+    process.stderr.write(`quiet for ${QUIET_S} s…\n`);
+    await new Promise((r) => setTimeout(r, QUIET_S * 1000));
+    const rssQuiet = procRssMiB(llmux.child.pid);
+
     const row = (key: string) => {
       const x = results[key]!;
       const d = { rps: mean(x.direct.map((r) => r.requestsPerS)), p50: mean(x.direct.map((r) => r.p50Ms)), p99: mean(x.direct.map((r) => r.p99Ms)) };
@@ -130,13 +139,13 @@ async function main(): Promise<void> {
     lines.push(
       "",
       `Time to first byte of a stream (1 connection, 300 requests): direct p50 ${f(tD.p50)} ms / p99 ${f(tD.p99)} ms; through llmux p50 ${f(tL.p50)} ms / p99 ${f(tL.p99)} ms (added p50 ${f(tL.p50 - tD.p50)} ms).`,
-      `llmux RSS: ${f(rssIdle, 1)} MiB idle after setup, ${f(rssPeak, 1)} MiB peak under load.`,
+      `llmux RSS: ${f(rssIdle, 1)} MiB idle after setup, ${f(rssPeak, 1)} MiB peak under load, ${f(rssQuiet, 1)} MiB after ${QUIET_S} s quiet.`,
     );
     process.stdout.write(`${lines.join("\n")}\n`);
     mkdirSync(join(here, "results"), { recursive: true });
     writeFileSync(
       join(here, "results", "gateway.json"),
-      `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, seconds: SECONDS, rounds: ROUNDS, results, ttfb, rssIdleMiB: rssIdle, rssPeakMiB: rssPeak }, null, 2)}\n`,
+      `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, seconds: SECONDS, rounds: ROUNDS, results, ttfb, rssIdleMiB: rssIdle, rssPeakMiB: rssPeak, rssQuietMiB: rssQuiet }, null, 2)}\n`,
     );
   } finally {
     stopAll();
