@@ -38,7 +38,7 @@ export function releaseYoungGeneration(): void {
  * built to WebAssembly, and a moment after the first upstream request V8 recompiles that
  * module with TurboFan in the background: that compilation alone takes about 34 MiB, released
  * once done but counted in the process's peak (measured: a bare undici request took a process
- * from 64 to 98 MiB for a moment; the gateway's first request took llmux from 99 to 142 MiB).
+ * from 64 to 98 MiB for a moment; the gateway's first request took llmux's peak from 117 to 142 MiB).
  * Liftoff's code parses as fast for what the gateway sends (the gateway benchmark's CPU per
  * request did not rise). `LLMUX_HEAP_GROWTH=0` leaves V8's default here too. Must run before
  * the first upstream connection; returns whether it was applied.

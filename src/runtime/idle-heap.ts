@@ -66,7 +66,7 @@ function processProbe(): IdleHeapProbe {
  * ~93. Every {@link IDLE_CHECK_MS} this reads the event loop's utilisation; after
  * {@link QUIET_WINDOWS} quiet windows in a row with the young generation still enlarged, it
  * runs one full collection (V8 then shrinks the young generation to its start size and
- * compacts the old one: ~20 ms on the gateway's heap, when nothing is waiting). A busy or
+ * compacts the old one: measured 1.3 ms after the gateway benchmark, when nothing is waiting). A busy or
  * small-heap process never pays anything but the check. `LLMUX_HEAP_GROWTH=0` (V8's own
  * memory behaviour) turns it off. Returns a function that stops it, or null when off.
  */
