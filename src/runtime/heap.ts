@@ -1,5 +1,11 @@
 import { setFlagsFromString } from "node:v8";
 
+/**
+ * Whether `LLMUX_HEAP_GROWTH=0` asks for V8's own memory behaviour: then none of this module's
+ * settings, nor the release of the heap once idle (`idle-heap.ts`), is applied.
+ */
+export const v8DefaultsAsked = (env: NodeJS.ProcessEnv): boolean => env.LLMUX_HEAP_GROWTH?.trim() === "0";
+
 /** V8's own young-generation growth factor (Node 20), restored once start-up is over. */
 const V8_SEMI_SPACE_GROWTH_FACTOR = 2;
 
@@ -15,7 +21,7 @@ let youngGenerationHeld = false;
  * `LLMUX_HEAP_GROWTH=0` leaves V8's default here too. Returns whether it was applied.
  */
 export function keepYoungGenerationSmall(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.LLMUX_HEAP_GROWTH?.trim() === "0") return false;
+  if (v8DefaultsAsked(env)) return false;
   setFlagsFromString("--semi-space-growth-factor=1");
   youngGenerationHeld = true;
   return true;
@@ -44,7 +50,7 @@ export function releaseYoungGeneration(): void {
  * the first upstream connection; returns whether it was applied.
  */
 export function keepWasmOnBaselineCompiler(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.LLMUX_HEAP_GROWTH?.trim() === "0") return false;
+  if (v8DefaultsAsked(env)) return false;
   setFlagsFromString("--liftoff-only");
   return true;
 }

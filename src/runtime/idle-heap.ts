@@ -1,6 +1,7 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { performance } from "node:perf_hooks";
 import { runInNewContext } from "node:vm";
+import { v8DefaultsAsked } from "./heap.js";
 
 /** How often the process looks at its event loop and young generation. */
 export const IDLE_CHECK_MS = 5_000;
@@ -66,18 +67,19 @@ function processProbe(): IdleHeapProbe {
  * ~93. Every {@link IDLE_CHECK_MS} this reads the event loop's utilisation; after
  * {@link QUIET_WINDOWS} quiet windows in a row with the young generation still enlarged, it
  * runs one full collection (V8 then shrinks the young generation to its start size and
- * compacts the old one: measured 1.3 ms after the gateway benchmark, when nothing is waiting). A busy or
- * small-heap process never pays anything but the check. `LLMUX_HEAP_GROWTH=0` (V8's own
- * memory behaviour) turns it off. Returns a function that stops it, or null when off.
+ * compacts the old one: 1.3 ms measured after the gateway benchmark, when nothing is waiting).
+ * A busy or small-heap process never pays anything but the check. `LLMUX_HEAP_GROWTH=0` (V8's
+ * own memory behaviour) turns it off. Returns a function that stops it, or null when off.
  */
-export function releaseHeapWhenIdle(env: NodeJS.ProcessEnv = process.env, probe: IdleHeapProbe = processProbe(), everyMs = IDLE_CHECK_MS): (() => void) | null {
-  if (env.LLMUX_HEAP_GROWTH?.trim() === "0") return null;
+export function releaseHeapWhenIdle(env: NodeJS.ProcessEnv = process.env, probe?: IdleHeapProbe, everyMs = IDLE_CHECK_MS): (() => void) | null {
+  if (v8DefaultsAsked(env)) return null;
+  const p = probe ?? processProbe();
   let quiet = 0;
   const timer = setInterval(() => {
-    quiet = probe.utilisation() < QUIET_UTILISATION ? quiet + 1 : 0;
-    if (quiet < QUIET_WINDOWS || probe.youngMiB() <= ENLARGED_YOUNG_MIB) return;
+    quiet = p.utilisation() < QUIET_UTILISATION ? quiet + 1 : 0;
+    if (quiet < QUIET_WINDOWS || p.youngMiB() <= ENLARGED_YOUNG_MIB) return;
     quiet = 0;
-    probe.collect();
+    p.collect();
   }, everyMs);
   timer.unref();
   return () => clearInterval(timer);
