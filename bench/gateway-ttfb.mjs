@@ -1,8 +1,9 @@
 // Time to first byte of streamed answers at one connection (keep-alive), from its own process.
-// Usage: node bench/gateway-ttfb.mjs URL N MODEL → prints JSON { p50, p99, mean } in ms.
+// Usage: node bench/gateway-ttfb.mjs URL N MODEL [HEADERS_JSON] → prints JSON { p50, p99, mean } in ms.
 import { request, Agent } from "node:http";
 
-const [url, nArg, model = "bench-gateway"] = process.argv.slice(2);
+const [url, nArg, model = "bench-gateway", headersJson = "{}"] = process.argv.slice(2);
+const extraHeaders = JSON.parse(headersJson);
 const n = Number(nArg ?? 300);
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 const body = JSON.stringify({ model, stream: true, messages: [{ role: "user", content: "Say hello." }] });
@@ -13,7 +14,7 @@ const one = () =>
     const t0 = process.hrtime.bigint();
     let first = null;
     const req = request(
-      { host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+      { host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent, headers: { ...extraHeaders, "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
       (res) => {
         res.on("data", () => {
           first ??= process.hrtime.bigint();

@@ -77,10 +77,16 @@ export function findWrk(env: NodeJS.ProcessEnv = process.env): string | null {
 export const gatewayBody = (stream: boolean, model = GATEWAY_BENCH_MODEL): string =>
   JSON.stringify({ model, stream, messages: [{ role: "user", content: "Say hello." }] });
 
-/** Writes the wrk Lua script that POSTs {@link gatewayBody}; returns its path. */
-export function wrkScript(dir: string, stream: boolean, model = GATEWAY_BENCH_MODEL): string {
-  const file = join(dir, stream ? "stream.lua" : "json.lua");
-  writeFileSync(file, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(gatewayBody(stream, model))}\n`);
+/**
+ * Writes the wrk Lua script that POSTs {@link gatewayBody}, with any extra `headers`; returns its
+ * path. `name` tells apart the scripts of several targets in one folder.
+ */
+export function wrkScript(dir: string, stream: boolean, model = GATEWAY_BENCH_MODEL, headers: Record<string, string> = {}, name = ""): string {
+  const file = join(dir, `${name}${stream ? "stream" : "json"}.lua`);
+  const lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"'];
+  for (const [k, v] of Object.entries(headers)) lines.push(`wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`);
+  lines.push(`wrk.body = ${JSON.stringify(gatewayBody(stream, model))}`);
+  writeFileSync(file, `${lines.join("\n")}\n`);
   return file;
 }
 
