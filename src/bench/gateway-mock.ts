@@ -60,20 +60,29 @@ export interface MockUpstream {
   close(): void;
 }
 
-/** Starts the mock upstream in its own process (so its CPU is not the gateway's). */
-export function startMockUpstream(): Promise<MockUpstream> {
-  const child = spawn(process.execPath, ["--input-type=module", "-e", MOCK_UPSTREAM_SOURCE], { stdio: ["ignore", "pipe", "inherit"] });
+/**
+ * Runs `node ARGS` (a bench's own server) and resolves with its URL once it prints `READY <port>`
+ * on stdout; rejects, naming `what`, when it exits first.
+ */
+export function spawnUntilReady(args: string[], what: string, env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], env });
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
     rl.on("line", (line) => {
       if (!line.startsWith("READY ")) return;
       rl.close();
       child.removeListener("exit", onExit);
-      resolve({ url: `http://127.0.0.1:${line.slice(6).trim()}`, child, close: () => void child.kill("SIGTERM") });
+      resolve({ url: `http://127.0.0.1:${line.slice(6).trim()}`, child });
     });
-    const onExit = (code: number | null) => reject(new Error(`the mock upstream exited with ${code}`));
+    const onExit = (code: number | null) => reject(new Error(`${what} exited with ${code}`));
     child.once("exit", onExit);
   });
+}
+
+/** Starts the mock upstream in its own process (so its CPU is not the gateway's). */
+export async function startMockUpstream(): Promise<MockUpstream> {
+  const { url, child } = await spawnUntilReady(["--input-type=module", "-e", MOCK_UPSTREAM_SOURCE], "the mock upstream");
+  return { url, child, close: () => void child.kill("SIGTERM") };
 }
 
 /** The bench's admin account on the llmux it configures (a bench home's first user). */

@@ -11,8 +11,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
-import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
+import { spawnUntilReady } from "./gateway-mock.js";
 
 /**
  * The Node floor, as an ES module's source run by `node --input-type=module -e`. It takes the
@@ -63,23 +63,11 @@ export interface BenchGateway {
  * model to `model` when given. It runs with `--liftoff-only`, as `llmux serve` keeps undici's
  * WebAssembly (src/runtime/heap.ts), so the two are compared on the same V8 settings.
  */
-export function startNodeFloor(upstreamUrl: string, model?: string): Promise<BenchGateway> {
+export async function startNodeFloor(upstreamUrl: string, model?: string): Promise<BenchGateway> {
   const undici = pathToFileURL(createRequire(import.meta.url).resolve("undici")).href;
-  const child = spawn(process.execPath, ["--liftoff-only", "--input-type=module", "-e", NODE_FLOOR_SOURCE], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, FLOOR_UPSTREAM: upstreamUrl, FLOOR_UNDICI: undici, FLOOR_MODEL: model ?? "" },
-  });
-  return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.on("line", (line) => {
-      if (!line.startsWith("READY ")) return;
-      rl.close();
-      child.removeListener("exit", onExit);
-      resolve({ url: `http://127.0.0.1:${line.slice(6).trim()}`, child, headers: {} });
-    });
-    const onExit = (code: number | null) => reject(new Error(`the Node floor exited with ${code}`));
-    child.once("exit", onExit);
-  });
+  const env = { ...process.env, FLOOR_UPSTREAM: upstreamUrl, FLOOR_UNDICI: undici, FLOOR_MODEL: model ?? "" };
+  const { url, child } = await spawnUntilReady(["--liftoff-only", "--input-type=module", "-e", NODE_FLOOR_SOURCE], "the Node floor", env);
+  return { url, child, headers: {} };
 }
 
 /** A free TCP port on 127.0.0.1 (Portkey takes its port as an argument). */
