@@ -67,8 +67,6 @@ interface Target {
   label: string;
   url: string;
   pid: number;
-  /** The model name to request from it (llmux routes `bench-gateway`; the others pass it on). */
-  model: string;
   headers: Record<string, string>;
   scripts: { json: string; stream: string };
 }
@@ -105,7 +103,6 @@ async function main(): Promise<void> {
       label,
       url,
       pid,
-      model: GATEWAY_BENCH_MODEL,
       headers,
       scripts: { json: wrkScript(dir, false, GATEWAY_BENCH_MODEL, headers, `${key}-`), stream: wrkScript(dir, true, GATEWAY_BENCH_MODEL, headers, `${key}-`) },
     });
@@ -124,7 +121,7 @@ async function main(): Promise<void> {
         const res = await fetch(`${t.url}/v1/chat/completions`, {
           method: "POST",
           headers: { ...t.headers, "content-type": "application/json" },
-          body: JSON.stringify({ model: t.model, stream, messages: [{ role: "user", content: "hi" }] }),
+          body: JSON.stringify({ model: GATEWAY_BENCH_MODEL, stream, messages: [{ role: "user", content: "hi" }] }),
         });
         const text = await res.text();
         if (res.status === 200) continue;
@@ -146,15 +143,15 @@ async function main(): Promise<void> {
     const results: Record<string, Record<string, Cell>> = {};
     const rssPeak: Record<string, number> = { ...rssIdle };
     for (const s of scenarios) {
-      const here = targets.filter((t) => serves(t, s.stream));
-      const cells = (results[s.key] = Object.fromEntries(here.map((t) => [t.key, { runs: [], cpuUsPerRequest: [], rssPeakMiB: 0 } as Cell])));
+      const serving = targets.filter((t) => serves(t, s.stream));
+      const cells = (results[s.key] = Object.fromEntries(serving.map((t) => [t.key, { runs: [], cpuUsPerRequest: [], rssPeakMiB: 0 } as Cell])));
       const script = (t: Target) => (s.stream ? t.scripts.stream : t.scripts.json);
       // Warm every path (connection pools, JIT) before measuring.
-      for (const t of here) if (t.key !== "direct") await run(WRK, ["-t1", `-c${s.c}`, "-d1s", "-s", script(t), `${t.url}/v1/chat/completions`]);
+      for (const t of serving) if (t.key !== "direct") await run(WRK, ["-t1", `-c${s.c}`, "-d1s", "-s", script(t), `${t.url}/v1/chat/completions`]);
       for (let r = 0; r < ROUNDS; r++) {
         process.stderr.write(`${s.name}: round ${r + 1}/${ROUNDS}\n`);
-        for (let i = 0; i < here.length; i++) {
-          const t = here[(i + r) % here.length]!;
+        for (let i = 0; i < serving.length; i++) {
+          const t = serving[(i + r) % serving.length]!;
           const cell = cells[t.key]!;
           const cpu = cpuPerRequest(t.pid);
           const { value, peakMiB } = await withRss(t.pid, () => wrk(`${t.url}/v1/chat/completions`, s.c, script(t)));
@@ -170,7 +167,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       for (let i = 0; i < streamers.length; i++) {
         const t = streamers[(i + r) % streamers.length]!;
-        const { stdout } = await run(process.execPath, [join(here, "gateway-ttfb.mjs"), `${t.url}/v1/chat/completions`, "300", t.model, JSON.stringify(t.headers)]);
+        const { stdout } = await run(process.execPath, [join(here, "gateway-ttfb.mjs"), `${t.url}/v1/chat/completions`, "300", GATEWAY_BENCH_MODEL, JSON.stringify(t.headers)]);
         ttfb[t.key]!.push(JSON.parse(stdout) as { p50: number; p99: number });
       }
     }
