@@ -24,6 +24,7 @@ import { sendProblem, toLlmuxError } from "./problem.js";
 import { requestIdFor } from "./request-id.js";
 import { accessLogWriter } from "./access-log.js";
 import { lazyChildLogger } from "./lazy-logger.js";
+import { LogDestination } from "./log-destination.js";
 import { installStrictJson } from "./json-body.js";
 import { installSecurityHeaders } from "./security-headers.js";
 import { registerAdminAuditRoutes } from "./routes/admin-audit.js";
@@ -90,7 +91,8 @@ export interface HttpOptions {
  */
 export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyInstance {
   // One destination for every log line: stdout (synchronous, as Fastify's own default) or the caller's stream.
-  const destination = options.logStream ?? pino.destination({ dest: 1, sync: true });
+  // Access-log lines are written together at the end of each event-loop turn (see log-destination.ts).
+  const destination = new LogDestination(options.logStream ?? pino.destination({ dest: 1, sync: true }));
   const logger = pino(
     {
       level: options.logLevel,
@@ -102,7 +104,7 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
     destination,
   );
   // The access log: one line per request, to the same destination (see access-log.ts).
-  const accessLog = accessLogWriter(logger, destination);
+  const accessLog = accessLogWriter(logger, { write: destination.writeSoon });
   const app = Fastify({
     bodyLimit: options.bodyLimit,
     genReqId: requestIdFor,
@@ -134,6 +136,10 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   // Before any route: it records each route's policy and refuses routes without one.
   installAuth(app, deps.auth, { requireApiKey: options.requireApiKey });
 
+  app.addHook("onClose", (_app, done) => {
+    destination.close();
+    done();
+  });
   app.addHook("onResponse", (request, reply, done) => {
     accessLog({ requestId: request.id, method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime });
     done();

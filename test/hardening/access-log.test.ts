@@ -3,7 +3,9 @@ import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
 import type { FastifyBaseLogger } from "fastify";
+import { spawnSync } from "node:child_process";
 import { accessLogWriter } from "../../src/http/access-log.js";
+import { LogDestination } from "../../src/http/log-destination.js";
 import { lazyChildLogger } from "../../src/http/lazy-logger.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
@@ -101,5 +103,63 @@ describe("a request's own logger", () => {
         ["r-1", "now logged", 20],
       ],
     );
+  });
+});
+
+describe("the log destination", () => {
+  /** A destination's output, one entry per write call. */
+  const recorder = () => {
+    const writes: string[] = [];
+    return { writes, out: { write: (text: string) => writes.push(text) } };
+  };
+  const turnEnd = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("sends the access-log lines of one event-loop turn together, in one write, once the turn ends", async () => {
+    const { writes, out } = recorder();
+    const d = new LogDestination(out);
+    d.writeSoon("a\n");
+    d.writeSoon("b\n");
+    assert.deepEqual(writes, [], "nothing is written during the turn");
+    await turnEnd();
+    assert.deepEqual(writes, ["a\nb\n"]);
+    d.writeSoon("c\n");
+    await turnEnd();
+    assert.deepEqual(writes, ["a\nb\n", "c\n"], "a later turn's line in a write of its own");
+    d.close();
+  });
+
+  it("keeps the order lines were written in: any other line first sends what waits", async () => {
+    const { writes, out } = recorder();
+    const d = new LogDestination(out);
+    d.writeSoon("access 1\n");
+    d.write("error\n");
+    d.writeSoon("access 2\n");
+    await turnEnd();
+    assert.deepEqual(writes.join(""), "access 1\nerror\naccess 2\n");
+    d.close();
+  });
+
+  it("sends a burst at once when it grows past 64 KiB, and what waits when closed", () => {
+    const { writes, out } = recorder();
+    const d = new LogDestination(out);
+    const line = `${"x".repeat(1023)}\n`;
+    for (let i = 0; i < 64; i++) d.writeSoon(line);
+    assert.equal(writes.length, 1, "written without waiting for the turn's end");
+    assert.equal(writes[0]!.length, 64 * 1024);
+    d.writeSoon("last\n");
+    d.close();
+    assert.deepEqual(writes.slice(1), ["last\n"]);
+  });
+
+  it("sends what waits when the process dies of an uncaught exception in the same turn", () => {
+    const module = new URL("../../src/http/log-destination.ts", import.meta.url).href;
+    const code = `import { LogDestination } from ${JSON.stringify(module)};
+      const d = new LogDestination({ write: (t) => process.stdout.write(t) });
+      d.writeSoon("waiting line\\n");
+      throw new Error("boom");`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { encoding: "utf8" });
+    assert.notEqual(r.status, 0, "the process died");
+    assert.match(r.stderr, /boom/);
+    assert.equal(r.stdout, "waiting line\n");
   });
 });
