@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { SeriesCounter, SeriesHistogram } from "./series.js";
 import type { AuditWriter } from "../audit/audit-writer.js";
 import type { ModelPool } from "../engine/model-pool.js";
 import type { RunnerClient } from "../engine/runner/runner-client.js";
@@ -46,13 +47,14 @@ export class Metrics {
   /** `text/plain; version=0.0.4; charset=utf-8`. */
   readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
 
-  private readonly requests: Counter<"route" | "model" | "backend" | "status" | "http_status">;
-  private readonly duration: Histogram<"route" | "status">;
-  private readonly ttft: Histogram<"route" | "model">;
-  private readonly interToken: Histogram<"model">;
-  private readonly promptTokens: Counter<"model">;
-  private readonly completionTokens: Counter<"model">;
-  private readonly tokensPerSecond: Histogram<"model">;
+  // Updated by every inference request: series metrics, cheaper per update than prom-client's own (series.ts).
+  private readonly requests: SeriesCounter<"route" | "model" | "backend" | "status" | "http_status">;
+  private readonly duration: SeriesHistogram<"route" | "status">;
+  private readonly ttft: SeriesHistogram<"route" | "model">;
+  private readonly interToken: SeriesHistogram<"model">;
+  private readonly promptTokens: SeriesCounter<"model">;
+  private readonly completionTokens: SeriesCounter<"model">;
+  private readonly tokensPerSecond: SeriesHistogram<"model">;
   /** In-flight requests by route, counted here and read at scrape time (a gauge's inc/dec hashes its labels each time). */
   private readonly inFlight = new Map<string, number>();
   private readonly loadDuration: Histogram<"model">;
@@ -68,52 +70,66 @@ export class Metrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX });
 
-    this.requests = new Counter({
-      name: "llmux_requests_total",
-      help: "Inference requests finished, by route, model served, backend, outcome (success/error/timeout/cancelled) and HTTP status.",
-      labelNames: ["route", "model", "backend", "status", "http_status"],
-      registers,
-    });
-    this.duration = new Histogram({
-      name: "llmux_request_duration_seconds",
-      help: "Inference request duration from arrival to the last byte (or the client gone), in seconds.",
-      labelNames: ["route", "status"],
-      buckets: DURATION_BUCKETS,
-      registers,
-    });
-    this.ttft = new Histogram({
-      name: "llmux_time_to_first_token_seconds",
-      help: "Time from arrival to the first generated token (text, reasoning or tool call), in seconds.",
-      labelNames: ["route", "model"],
-      buckets: TTFT_BUCKETS,
-      registers,
-    });
-    this.interToken = new Histogram({
-      name: "llmux_inter_token_latency_seconds",
-      help: "Gaps between consecutive generated tokens, in seconds (one observation per gap).",
-      labelNames: ["model"],
-      buckets: ITL_BUCKETS,
-      registers,
-    });
-    this.promptTokens = new Counter({
-      name: "llmux_prompt_tokens_total",
-      help: "Prompt (input) tokens processed, by model.",
-      labelNames: ["model"],
-      registers,
-    });
-    this.completionTokens = new Counter({
-      name: "llmux_completion_tokens_total",
-      help: "Completion (output) tokens generated, by model.",
-      labelNames: ["model"],
-      registers,
-    });
-    this.tokensPerSecond = new Histogram({
-      name: "llmux_generation_tokens_per_second",
-      help: "Per streamed request with at least 2 completion tokens: completion tokens / (duration - time to first token).",
-      labelNames: ["model"],
-      buckets: TPS_BUCKETS,
-      registers,
-    });
+    this.requests = new SeriesCounter(
+      {
+        name: "llmux_requests_total",
+        help: "Inference requests finished, by route, model served, backend, outcome (success/error/timeout/cancelled) and HTTP status.",
+        labelNames: ["route", "model", "backend", "status", "http_status"],
+      },
+      this.registry,
+    );
+    this.duration = new SeriesHistogram(
+      {
+        name: "llmux_request_duration_seconds",
+        help: "Inference request duration from arrival to the last byte (or the client gone), in seconds.",
+        labelNames: ["route", "status"],
+        buckets: DURATION_BUCKETS,
+      },
+      this.registry,
+    );
+    this.ttft = new SeriesHistogram(
+      {
+        name: "llmux_time_to_first_token_seconds",
+        help: "Time from arrival to the first generated token (text, reasoning or tool call), in seconds.",
+        labelNames: ["route", "model"],
+        buckets: TTFT_BUCKETS,
+      },
+      this.registry,
+    );
+    this.interToken = new SeriesHistogram(
+      {
+        name: "llmux_inter_token_latency_seconds",
+        help: "Gaps between consecutive generated tokens, in seconds (one observation per gap).",
+        labelNames: ["model"],
+        buckets: ITL_BUCKETS,
+      },
+      this.registry,
+    );
+    this.promptTokens = new SeriesCounter(
+      {
+        name: "llmux_prompt_tokens_total",
+        help: "Prompt (input) tokens processed, by model.",
+        labelNames: ["model"],
+      },
+      this.registry,
+    );
+    this.completionTokens = new SeriesCounter(
+      {
+        name: "llmux_completion_tokens_total",
+        help: "Completion (output) tokens generated, by model.",
+        labelNames: ["model"],
+      },
+      this.registry,
+    );
+    this.tokensPerSecond = new SeriesHistogram(
+      {
+        name: "llmux_generation_tokens_per_second",
+        help: "Per streamed request with at least 2 completion tokens: completion tokens / (duration - time to first token).",
+        labelNames: ["model"],
+        buckets: TPS_BUCKETS,
+      },
+      this.registry,
+    );
     const inFlight = this.inFlight;
     new Gauge({
       name: "llmux_requests_in_flight",
@@ -225,9 +241,8 @@ export class Metrics {
     this.duration.observe({ route: e.route, status: e.status }, e.durationMs / 1000);
     if (e.ttftMs !== null) this.ttft.observe({ route: e.route, model }, e.ttftMs / 1000);
     if (e.interTokenMs.length > 0) {
-      // The labels are hashed once per request, not once per gap.
-      const itl = this.interToken.labels({ model });
-      for (const gap of e.interTokenMs) itl.observe(gap / 1000);
+      const labels = { model };
+      for (const gap of e.interTokenMs) this.interToken.observe(labels, gap / 1000);
     }
     if (e.promptTokens) this.promptTokens.inc({ model }, e.promptTokens);
     if (e.completionTokens) this.completionTokens.inc({ model }, e.completionTokens);
