@@ -1,5 +1,4 @@
 import { LlmuxError } from "../../errors/llmux-error.js";
-import type { ModelInfo } from "../gguf/model-info.js";
 import type { ModelPool } from "../model-pool.js";
 import type { ModelRegistry } from "../model-registry.js";
 
