@@ -178,8 +178,11 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   }
   // The web UI at `/` (static files, SPA fallback for non-API paths).
   registerWebUiRoutes(app);
-  // WebSocket routes must be declared after the plugin has loaded: hence the nested plugin.
-  void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
-  void app.register(async (scoped) => registerAdminAuditRoutes(scoped, deps));
+  // WebSocket routes must be declared after the plugin has loaded: hence the nested plugin. The
+  // plugin lives in that scope only: at the root, its two hooks would run on every request.
+  void app.register(async (scoped) => {
+    await scoped.register(websocket, { options: { maxPayload: 64 * 1024 } });
+    registerAdminAuditRoutes(scoped, deps);
+  });
   return app;
 }
