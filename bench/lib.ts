@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -52,11 +52,18 @@ export function procRssMiB(pid: number | undefined, field: "VmRSS" | "VmHWM" = "
 }
 
 /**
- * CPU seconds (user + system) a process has used, all its threads, or its main thread alone
- * (Linux; NaN elsewhere). Read around a round and divided by its requests, it gives CPU time per
- * request: steadier than req/s on a noisy machine, since time spent waiting for a core does not count.
+ * CPU seconds a process has used, all its threads, or its main thread alone (Linux; NaN
+ * elsewhere). Read around a round and divided by its requests, it gives CPU time per request:
+ * steadier than req/s on a noisy machine, since time spent waiting for a core does not count.
+ * Exact where the kernel keeps scheduler statistics: each thread's time on a CPU, in ns, from
+ * `/proc/PID/task/TID/schedstat` (threads that ended are left out: a server's threads last).
+ * Otherwise the user + system ticks of `/proc/PID/stat`, which the kernel samples 100 times a
+ * second and charges to whichever thread it finds running, and so can blur the split between
+ * threads that take turns on a core.
  */
 export function procCpuSeconds(pid: number | undefined, mainThreadOnly = false): number {
+  const exact = schedstatSeconds(pid, mainThreadOnly);
+  if (!Number.isNaN(exact)) return exact;
   try {
     const stat = readFileSync(mainThreadOnly ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, "utf8");
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -64,6 +71,34 @@ export function procCpuSeconds(pid: number | undefined, mainThreadOnly = false):
   } catch {
     return NaN;
   }
+}
+
+/** The process's (or its main thread's) time on a CPU from schedstat, in seconds; NaN without schedstat. */
+function schedstatSeconds(pid: number | undefined, mainThreadOnly: boolean): number {
+  const onCpuNs = (tid: string | number) => Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+  let ns: number;
+  try {
+    ns = onCpuNs(pid!); // the main thread: without it there is nothing to count
+  } catch {
+    return NaN;
+  }
+  if (!mainThreadOnly) {
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return NaN;
+    }
+    for (const tid of tids) {
+      if (tid === String(pid)) continue;
+      try {
+        ns += onCpuNs(tid);
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+  }
+  return Number.isFinite(ns) ? ns / 1e9 : NaN;
 }
 
 /** Starts counting a process's CPU time; the function it returns gives the µs per request for `requests` done since. */
