@@ -50,12 +50,14 @@ export class LogDestination {
     this.flush();
   };
 
-  /** Sends the lines that wait now. */
-  flush(): void {
-    if (this.pending === "") return;
-    const text = this.pending;
-    this.pending = "";
-    this.out.write(text);
+  /** Sends the lines that wait now; then calls `done` (pino's `logger.flush(cb)` passes one and waits for it). */
+  flush(done?: () => void): void {
+    if (this.pending !== "") {
+      const text = this.pending;
+      this.pending = "";
+      this.out.write(text);
+    }
+    done?.();
   }
 
   /** Sends what waits and stops watching for the process's exit (the server is closing). */

@@ -151,6 +151,20 @@ describe("the log destination", () => {
     assert.deepEqual(writes.slice(1), ["last\n"]);
   });
 
+  it("serves as pino's destination: its lines keep their place, and logger.flush(cb) sends what waits and calls back", async () => {
+    const { writes, out } = recorder();
+    const d = new LogDestination(out);
+    const logger = pino({ level: "info", base: null, timestamp: false }, d);
+    d.writeSoon("access\n");
+    logger.info("after");
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    assert.deepEqual(writes, ["access\n", '{"level":30,"msg":"after"}\n']);
+    d.writeSoon("waiting\n");
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    assert.equal(writes.at(-1), "waiting\n");
+    d.close();
+  });
+
   it("sends what waits when the process dies of an uncaught exception in the same turn", () => {
     const module = new URL("../../src/http/log-destination.ts", import.meta.url).href;
     const code = `import { LogDestination } from ${JSON.stringify(module)};
