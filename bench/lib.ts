@@ -83,7 +83,7 @@ function schedstatSeconds(pid: number | undefined, mainThreadOnly: boolean): num
     return NaN;
   }
   if (!mainThreadOnly) {
-    let tids: string[] = [];
+    let tids: string[];
     try {
       tids = readdirSync(`/proc/${pid}/task`);
     } catch {

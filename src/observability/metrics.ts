@@ -241,8 +241,9 @@ export class Metrics {
     this.duration.observe({ route: e.route, status: e.status }, e.durationMs / 1000);
     if (e.ttftMs !== null) this.ttft.observe({ route: e.route, model }, e.ttftMs / 1000);
     if (e.interTokenMs.length > 0) {
-      const labels = { model };
-      for (const gap of e.interTokenMs) this.interToken.observe(labels, gap / 1000);
+      // The series is found once per request, not once per gap.
+      const itl = this.interToken.labels({ model });
+      for (const gap of e.interTokenMs) itl.observe(gap / 1000);
     }
     if (e.promptTokens) this.promptTokens.inc({ model }, e.promptTokens);
     if (e.completionTokens) this.completionTokens.inc({ model }, e.completionTokens);

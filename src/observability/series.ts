@@ -19,9 +19,9 @@ interface Definition<L extends string> {
  * The base of the per-request metrics: a series per set of label values, found with one Map
  * lookup on a key made of the values. prom-client hashes and validates the label object on every
  * call, and its histograms find a bucket through an object keyed by the bounds as strings: for
- * the five metrics a pass-through request updates, that was ~9 µs of the gateway's event loop per
- * request (perf, 50 connections; ~4 µs with these). These keep prom-client's registry and text format: they
- * register themselves and answer its `get()` and `reset()`.
+ * the five metrics a pass-through request updates, that was ~9 µs of the gateway's event loop
+ * per request (perf, 50 connections; ~4 µs with these). These keep prom-client's registry and
+ * text format: they register themselves and answer its `get()` and `reset()`.
  */
 abstract class SeriesMetric<L extends string, S extends { labels: Record<L, string> }> {
   readonly name: string;
@@ -110,8 +110,17 @@ export class SeriesHistogram<L extends string> extends SeriesMetric<L, Histogram
   }
 
   observe(labels: Record<L, string>, value: number): void {
-    if (!Number.isFinite(value)) throw new RangeError(`${this.name}: not a finite number: ${value}`);
+    this.record(this.seriesOf(labels), value);
+  }
+
+  /** The series of these label values, found once: for many observations in a row (a stream's token gaps). */
+  labels(labels: Record<L, string>): { observe(value: number): void } {
     const s = this.seriesOf(labels);
+    return { observe: (value) => this.record(s, value) };
+  }
+
+  private record(s: HistogramSeries<L>, value: number): void {
+    if (!Number.isFinite(value)) throw new RangeError(`${this.name}: not a finite number: ${value}`);
     const bounds = this.bounds;
     let i = 0;
     while (i < bounds.length && value > bounds[i]!) i++;

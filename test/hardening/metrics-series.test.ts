@@ -30,6 +30,9 @@ describe("series metrics", () => {
       c2.inc(labels, 2.5);
       h1.observe(labels, v);
       h2.observe(labels, v);
+      // The same observation again through a series handle, as the token gaps are recorded.
+      h1.labels(labels).observe(v);
+      h2.labels(labels).observe(v);
     });
     assert.equal(await ours.metrics(), await theirs.metrics());
     assert.deepEqual(await ours.getMetricsAsJSON(), await theirs.getMetricsAsJSON());
@@ -59,6 +62,7 @@ describe("series metrics", () => {
     assert.throws(() => c.inc({ a: "x" }, -1), RangeError);
     assert.throws(() => c.inc({ a: "x" }, Number.NaN), RangeError);
     assert.throws(() => h.observe({ a: "x" }, Number.POSITIVE_INFINITY), RangeError);
+    assert.throws(() => h.labels({ a: "x" }).observe(Number.NaN), RangeError);
     h.observe({ a: "x" }, 1);
     r.resetMetrics();
     assert.doesNotMatch(await r.metrics(), /t_seconds_count/);
