@@ -15,21 +15,33 @@ interface Definition<L extends string> {
   labelNames: readonly L[];
 }
 
+/** A level of the series tree: one entry per value of the next label, the last level holding series. */
+type Level<S> = Map<string, Level<S> | S>;
+
 /**
- * The base of the per-request metrics: a series per set of label values, found with one Map
- * lookup on a key made of the values. prom-client hashes and validates the label object on every
- * call, and its histograms find a bucket through an object keyed by the bounds as strings: for
- * the five metrics a pass-through request updates, that was ~9 µs of the gateway's event loop
- * per request (perf, 50 connections; ~4 µs with these). These keep prom-client's registry and
- * text format: they register themselves and answer its `get()` and `reset()`.
+ * The base of the per-request metrics: a series per set of label values, found through a tree of
+ * Maps keyed by each label's value in turn, after a check of the set of values used last.
+ * prom-client hashes and validates the label object on every call, and its histograms find a
+ * bucket through an object keyed by the bounds as strings: for the five metrics a pass-through
+ * request updates, that was ~9 µs of the gateway's event loop per request (perf, 50
+ * connections). A single key joined from the values cost ~0.7 µs for the five labels of the
+ * request counter (the new string is flattened and hashed on every lookup); the tree, whose
+ * keys are the callers' strings with their hashes cached, ~0.2 µs; the same values as last
+ * time, most requests, ~0.02 µs. These keep prom-client's registry and text format: they
+ * register themselves and answer its `get()` and `reset()`.
  */
 abstract class SeriesMetric<L extends string, S extends { labels: Record<L, string> }> {
   readonly name: string;
   readonly help: string;
   readonly aggregator = "sum";
   abstract readonly type: "counter" | "histogram";
-  protected readonly series = new Map<string, S>();
+  /** Every series, in the order first used (prom-client renders in that order too). */
+  protected readonly series: S[] = [];
+  private tree: Level<S> = new Map();
   private readonly labelNames: readonly L[];
+  /** The values and series of the last lookup. */
+  private lastValues: string[] | null = null;
+  private lastSeries: S | null = null;
 
   constructor(def: Definition<L>, registry: Registry) {
     this.name = def.name;
@@ -42,19 +54,31 @@ abstract class SeriesMetric<L extends string, S extends { labels: Record<L, stri
 
   /** The series of these label values, made on first use (label values are copied: callers may reuse their object). */
   protected seriesOf(labels: Record<L, string>): S {
-    // Each value behind its length: no two sets of values give the same key, whatever they hold.
-    let key = "";
-    for (const n of this.labelNames) {
-      const v = labels[n];
-      key += `${v.length}:${v}`;
+    const names = this.labelNames;
+    const last = this.lastValues;
+    if (last !== null) {
+      let i = 0;
+      while (i < names.length && labels[names[i]!] === last[i]) i++;
+      if (i === names.length) return this.lastSeries!;
     }
-    let s = this.series.get(key);
-    if (!s) {
+    let level = this.tree;
+    for (let i = 0; i < names.length - 1; i++) {
+      const v = labels[names[i]!];
+      let next = level.get(v) as Level<S> | undefined;
+      if (next === undefined) level.set(v, (next = new Map()));
+      level = next;
+    }
+    const v = labels[names[names.length - 1]!];
+    let s = level.get(v) as S | undefined;
+    if (s === undefined) {
       const copy = {} as Record<L, string>;
-      for (const n of this.labelNames) copy[n] = String(labels[n]);
+      for (const n of names) copy[n] = String(labels[n]);
       s = this.create(copy);
-      this.series.set(key, s);
+      level.set(v, s);
+      this.series.push(s);
     }
+    this.lastValues = names.map((n) => labels[n]);
+    this.lastSeries = s;
     return s;
   }
 
@@ -63,7 +87,10 @@ abstract class SeriesMetric<L extends string, S extends { labels: Record<L, stri
 
   /** prom-client's registry (`resetMetrics()`): forget every series. */
   reset(): void {
-    this.series.clear();
+    this.series.length = 0;
+    this.tree = new Map();
+    this.lastValues = null;
+    this.lastSeries = null;
   }
 }
 
@@ -82,7 +109,7 @@ export class SeriesCounter<L extends string> extends SeriesMetric<L, { labels: R
 
   async get() {
     const values: Sample[] = [];
-    for (const s of this.series.values()) values.push({ labels: s.labels, value: s.value });
+    for (const s of this.series) values.push({ labels: s.labels, value: s.value });
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 }
@@ -136,7 +163,7 @@ export class SeriesHistogram<L extends string> extends SeriesMetric<L, Histogram
   async getForPromString() {
     const values: Sample[] = [];
     const bucket = `${this.name}_bucket`;
-    for (const s of this.series.values()) {
+    for (const s of this.series) {
       let acc = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         acc += s.counts[i]!;

@@ -66,5 +66,8 @@ describe("series metrics", () => {
     h.observe({ a: "x" }, 1);
     r.resetMetrics();
     assert.doesNotMatch(await r.metrics(), /t_seconds_count/);
+    // The series used last is forgotten too: the same values start a new one.
+    h.observe({ a: "x" }, 1);
+    assert.match(await r.metrics(), /^t_seconds_count\{a="x"\} 1$/m);
   });
 });
