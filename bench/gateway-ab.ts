@@ -87,7 +87,10 @@ for (let i = 0; i < processes; i++) {
 }
 const script = wrkScript(mkdtempSync(join(tmpdir(), "llmux-gw-ab-")), stream);
 const target = (s: Server) => `${s.url}/v1/chat/completions`;
-const all = builds.flatMap((b) => b.servers.map((s, i) => ({ build: b, server: s, label: processes > 1 ? `${b.name}#${i + 1}` : b.name })));
+// Builds interleaved (A#1 B#1 A#2 B#2 …), so a drift within a round reaches every build alike.
+const all = Array.from({ length: processes }, (_, i) =>
+  builds.map((b) => ({ server: b.servers[i]!, label: processes > 1 ? `${b.name}#${i + 1}` : b.name })),
+).flat();
 for (const { server: s } of all) await runWrk(wrk, target(s), connections, 2, script); // warm-up
 for (let r = 0; r < rounds; r++) {
   for (let k = 0; k < all.length; k++) {
