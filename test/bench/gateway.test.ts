@@ -18,13 +18,19 @@ async function delayingProxy(delayMs: number): Promise<{ route: (mockUrl: string
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("error", () => {});
     req.on("end", () =>
       setTimeout(() => {
         const u = new URL(req.url!, upstream!);
         const out = httpRequest(u, { method: req.method, headers: { "content-type": "application/json" } }, (up) => {
           res.writeHead(up.statusCode!, up.headers);
+          up.on("error", () => res.destroy());
           up.pipe(res);
         });
+        // When a load tool stops (wrk drops its connections) or the mock closes, a request in
+        // flight ends with ECONNRESET; unhandled, that would throw after the test ended.
+        out.on("error", () => res.destroy());
+        res.on("error", () => out.destroy());
         out.end(Buffer.concat(chunks));
       }, delayMs),
     );
