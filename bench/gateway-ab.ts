@@ -109,6 +109,8 @@ for (let r = 0; r < rounds; r++) {
 const each = (b: Build, pick: (s: Server) => number[]) => b.servers.flatMap(pick);
 const median = (xs: number[]) => summary(xs).median;
 const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+/** A build's processes' mean in round r. */
+const roundMean = (b: Build, pick: (s: Server) => number[], r: number) => mean(b.servers.map((s) => pick(s)[r]!));
 const perProcess = processes > 1 ? `, ${processes} processes a build` : "";
 console.log(`\n${stream ? "streaming" : "non-streaming"}, ${connections} connections, ${rounds} rounds of ${seconds} s${perProcess}, builds taking turns${pin ? `, servers pinned to CPU ${pin}` : ""}\n`);
 console.log("| build | median req/s | median CPU µs a request (main thread) | RSS idle / peak, MiB | req/s by round |\n|---|---:|---:|---|---|");
@@ -116,7 +118,7 @@ for (const b of builds) {
   const cpu = `${median(each(b, (s) => s.cpuUs)).toFixed(1)} (${median(each(b, (s) => s.mainUs)).toFixed(1)})`;
   const idle = Math.max(...b.servers.map((s) => s.idleRssMiB));
   const peak = Math.max(...b.servers.map((s) => procRssMiB(s.pid, "VmHWM")));
-  const byRound = Array.from({ length: rounds }, (_, r) => mean(b.servers.map((s) => s.rps[r]!)).toFixed(0)).join(" ");
+  const byRound = Array.from({ length: rounds }, (_, r) => roundMean(b, (s) => s.rps, r).toFixed(0)).join(" ");
   console.log(`| ${b.name} | ${median(each(b, (s) => s.rps)).toFixed(0)} | ${cpu} | ${idle.toFixed(1)} / ${peak.toFixed(1)} | ${byRound} |`);
 }
 if (processes > 1) {
@@ -124,7 +126,6 @@ if (processes > 1) {
   for (const b of builds) console.log(`- ${b.name}: ${b.servers.map((s) => median(s.mainUs).toFixed(1)).join(", ")}`);
 }
 const [first, ...others] = builds;
-const roundMean = (b: Build, pick: (s: Server) => number[], r: number) => mean(b.servers.map((s) => pick(s)[r]!));
 console.log(`\nRound by round, against ${first!.name} (quartiles of the ratio; "lower"/"higher": in how many rounds):\n`);
 console.log("| build | main-thread CPU µs a request ÷ first's | lower in | req/s ÷ first's | higher in |\n|---|---|---:|---|---:|");
 const quartiles = (xs: number[]) => {

@@ -18,6 +18,9 @@ async function delayingProxy(delayMs: number): Promise<{ route: (mockUrl: string
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
+    // When a load tool stops (wrk drops its connections) or the mock is killed, a request in
+    // flight ends with ECONNRESET on one side or the other; unhandled, that would throw after
+    // the test ended. Each side's error ends the other side.
     req.on("error", () => {});
     req.on("end", () =>
       setTimeout(() => {
@@ -27,8 +30,6 @@ async function delayingProxy(delayMs: number): Promise<{ route: (mockUrl: string
           up.on("error", () => res.destroy());
           up.pipe(res);
         });
-        // When a load tool stops (wrk drops its connections) or the mock closes, a request in
-        // flight ends with ECONNRESET; unhandled, that would throw after the test ended.
         out.on("error", () => res.destroy());
         res.on("error", () => out.destroy());
         out.end(Buffer.concat(chunks));
