@@ -115,7 +115,7 @@ describe("routing rules, balancing and failover through a real llmux", () => {
       assert.equal(res.status, 200);
       assert.equal(res.headers.get("x-request-id"), `hdr-${stream}`);
       assert.equal(res.headers.get("x-content-type-options"), "nosniff");
-      assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'self'/);
+      assert.equal(res.headers.get("content-security-policy"), "default-src 'none'; frame-ancestors 'none'");
       assert.match(res.headers.get("content-type") ?? "", stream ? /text\/event-stream/ : /application\/json/);
     }
   });

@@ -127,7 +127,10 @@ describe("users and sessions", () => {
     assert.equal(res.headers.get("x-content-type-options"), "nosniff");
     assert.equal(res.headers.get("x-frame-options"), "DENY");
     assert.equal(res.headers.get("referrer-policy"), "no-referrer");
-    assert.match(res.headers.get("content-security-policy")!, /default-src 'self'.*frame-ancestors 'none'/);
+    // An API answer loads nothing and may not be framed; it is no document, so no opener policy.
+    assert.equal(res.headers.get("content-security-policy"), "default-src 'none'; frame-ancestors 'none'");
+    assert.equal(res.headers.get("cross-origin-resource-policy"), "same-origin");
+    assert.equal(res.headers.get("cross-origin-opener-policy"), null);
     assert.equal(res.headers.get("access-control-allow-origin"), null);
     const preflight = await fetch(`${s.url}/v1/chat/completions`, {
       method: "OPTIONS",

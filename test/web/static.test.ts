@@ -55,6 +55,8 @@ describe("web UI static files", () => {
     assert.equal(res.headers["x-content-type-options"], "nosniff");
     assert.equal(res.headers["x-frame-options"], "DENY");
     assert.equal(res.headers["referrer-policy"], "no-referrer");
+    // Document-only headers come from the page's own set, not from the server-wide one.
+    assert.equal(res.headers["cross-origin-opener-policy"], "same-origin");
   });
 
   it("caches hashed assets forever and other files never, with their content types", async () => {
