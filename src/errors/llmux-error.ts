@@ -9,11 +9,16 @@ export interface FieldError {
 
 /**
  * The error type every layer throws. `detail` is shown to clients, so it must never
- * hold prompt text, secrets or internal stack traces.
+ * hold secrets or internal stack traces. Text written by a third party (a provider's own
+ * error message, which may echo the prompt) is kept apart as `quoted`: the client sees it
+ * at the end of `detail`, and records that must stay metadata-only (the audit log) take
+ * {@link LlmuxError.metadataDetail}, which leaves it out.
  */
 export class LlmuxError extends Error {
   readonly code: ErrorCode;
   readonly detail: string;
+  /** `detail` without the quoted third-party text: what metadata-only records may keep. */
+  readonly metadataDetail: string;
   /** The request field at fault (OpenAI's `param`). */
   readonly param?: string;
   readonly fieldErrors?: FieldError[];
@@ -21,6 +26,8 @@ export class LlmuxError extends Error {
   readonly extra?: Record<string, unknown>;
   /** Extra response headers (e.g. `Retry-After`). */
   readonly headers?: Record<string, string>;
+  /** Third-party text quoted at the end of `detail` (a provider's error message), if any. */
+  readonly quoted?: string;
 
   constructor(
     code: ErrorCode,
@@ -31,12 +38,17 @@ export class LlmuxError extends Error {
       extra?: Record<string, unknown>;
       headers?: Record<string, string>;
       cause?: unknown;
+      /** Appended to `detail` as `: <quoted>` for the client; left out of {@link metadataDetail}. */
+      quoted?: string;
     } = {},
   ) {
-    super(detail, { cause: options.cause });
+    const full = options.quoted ? `${detail}: ${options.quoted}` : detail;
+    super(full, { cause: options.cause });
     this.name = "LlmuxError";
     this.code = code;
-    this.detail = detail;
+    this.detail = full;
+    this.metadataDetail = detail;
+    if (options.quoted) this.quoted = options.quoted;
     this.param = options.param;
     this.fieldErrors = options.fieldErrors;
     this.extra = options.extra;

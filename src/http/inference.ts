@@ -200,7 +200,8 @@ export class InferenceTracker implements AbortSource {
       durationMs: performance.now() - this.t0,
       ttftMs: this.firstTokenAt === null ? null : this.firstTokenAt - this.t0,
       errorType: status === "timeout" ? "timeout" : (err?.code ?? (status === "cancelled" ? "cancelled" : null)),
-      errorMessage: err ? err.detail.slice(0, ERROR_MESSAGE_MAX) : null,
+      // Metadata only: a provider's quoted words (which may echo the prompt) stay out of the audit row.
+      errorMessage: err ? err.metadataDetail.slice(0, ERROR_MESSAGE_MAX) : null,
       interTokenMs: this.gaps,
       // Who asked (set by the auth hook, src/auth/enforce.ts): the audit row records the key and its owner.
       apiKeyId: this.request.principal?.apiKey?.id ?? null,

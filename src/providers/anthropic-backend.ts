@@ -51,7 +51,8 @@ export class AnthropicBackend implements ChatBackend {
         events = decoder.decode(frame.event, frame.data);
       } catch (err) {
         if (isLlmuxError(err)) {
-          throw new LlmuxError(err.code, `provider '${this.name}' reported an error mid-stream: ${scrub(err.detail, this.config.apiKey).slice(0, 300)}`);
+          const quoted = scrub(err.quoted ?? "", this.config.apiKey).slice(0, 300);
+          throw new LlmuxError(err.code, `provider '${this.name}' reported an error mid-stream`, quoted ? { quoted } : {});
         }
         throw new LlmuxError("upstream_error", `provider '${this.name}' sent a malformed stream event`);
       }

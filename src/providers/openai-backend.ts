@@ -48,26 +48,40 @@ export class OpenAIBackend implements ChatBackend {
       const data = frame.data.trim();
       if (data === "" || done) continue;
       if (data !== "[DONE]") {
-        let chunk: { error?: unknown; choices?: { finish_reason?: string | null }[] };
+        let chunk: unknown;
         try {
-          chunk = JSON.parse(data) as typeof chunk;
+          chunk = JSON.parse(data);
         } catch {
-          throw new LlmuxError("upstream_error", `provider '${this.name}' sent a malformed stream chunk`);
+          throw this.malformed();
         }
-        if (chunk.error) {
-          const msg = providerMessage(data, this.config.apiKey);
-          throw new LlmuxError("upstream_error", `provider '${this.name}' reported an error mid-stream${msg ? `: ${msg}` : ""}`);
+        if (chunk === null || typeof chunk !== "object" || Array.isArray(chunk)) throw this.malformed();
+        const { error, choices } = chunk as { error?: unknown; choices?: unknown };
+        if (error) {
+          const quoted = providerMessage(data, this.config.apiKey);
+          throw new LlmuxError("upstream_error", `provider '${this.name}' reported an error mid-stream`, quoted ? { quoted } : {});
         }
-        if (chunk.choices?.some((c) => c.finish_reason)) sawFinish = true;
+        if (choices !== undefined && choices !== null && !Array.isArray(choices)) throw this.malformed();
+        if ((choices as { finish_reason?: unknown }[] | undefined)?.some((c) => c?.finish_reason)) sawFinish = true;
       } else {
         done = true;
       }
-      yield* decoder.decode(data);
+      let events: ChatEvent[];
+      try {
+        events = decoder.decode(data);
+      } catch {
+        // A chunk of the wrong shape (a field of the wrong type): the provider's fault, not ours.
+        throw this.malformed();
+      }
+      yield* events;
     }
     if (done || signal.aborted) return;
     // Some compatible servers end the body without `[DONE]`: fine once a finish reason came.
     if (sawFinish) yield* decoder.decode("[DONE]");
     else throw new LlmuxError("upstream_error", `provider '${this.name}' ended the stream before finishing`);
+  }
+
+  private malformed(): LlmuxError {
+    return new LlmuxError("upstream_error", `provider '${this.name}' sent a malformed stream chunk`);
   }
 
   /** The provider's models (`GET /v1/models`), to test a provider's URL and key. */

@@ -38,31 +38,32 @@ export function scrub(text: string, apiKey?: string): string {
  */
 export function httpError(status: number, headers: Headers, body: string, ctx: UpstreamContext): LlmuxError {
   const who = `provider '${ctx.provider}'`;
-  const quoted = providerMessage(body, ctx.apiKey);
-  const suffix = quoted ? `: ${quoted}` : "";
+  // The provider's own words may echo the prompt: quoted for the client, kept out of the audit log.
+  const quoted = providerMessage(body, ctx.apiKey) || undefined;
   const extra = { upstream_status: status };
   if (status === 401 || status === 403) {
     // The provider's text may echo part of the key: never quote it.
     return new LlmuxError("upstream_error", `${who} refused the configured API key (HTTP ${status}); check the provider's key`, { extra });
   }
   if (status === 404 && ctx.model !== undefined) {
-    return new LlmuxError("model_not_found", `${who} does not serve model '${ctx.model}'${suffix}`, { extra });
+    return new LlmuxError("model_not_found", `${who} does not serve model '${ctx.model}'`, { extra, quoted });
   }
   if (status === 429) {
     const retryAfter = headers.get("retry-after");
-    return new LlmuxError("rate_limited", `${who} is rate limiting requests${suffix}`, {
+    return new LlmuxError("rate_limited", `${who} is rate limiting requests`, {
       extra,
+      quoted,
       ...(retryAfter ? { headers: { "Retry-After": retryAfter } } : {}),
     });
   }
   if (status === 400 || status === 422) {
     if (/context.length|prompt is too long|too many tokens|maximum context/i.test(body)) {
-      return new LlmuxError("context_length_exceeded", `${who} rejected the prompt as too long${suffix}`, { extra });
+      return new LlmuxError("context_length_exceeded", `${who} rejected the prompt as too long`, { extra, quoted });
     }
-    return new LlmuxError("validation_failed", `${who} rejected the request${suffix}`, { extra });
+    return new LlmuxError("validation_failed", `${who} rejected the request`, { extra, quoted });
   }
-  if (status === 413) return new LlmuxError("payload_too_large", `${who} rejected the request as too large${suffix}`, { extra });
-  return new LlmuxError("upstream_error", `${who} answered HTTP ${status}${suffix}`, { extra });
+  if (status === 413) return new LlmuxError("payload_too_large", `${who} rejected the request as too large`, { extra, quoted });
+  return new LlmuxError("upstream_error", `${who} answered HTTP ${status}`, { extra, quoted });
 }
 
 /** A network failure (refused, reset, DNS, TLS...) before or during the response. */

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { StringDecoder } from "node:string_decoder";
+import { tokenCount } from "../core/token-count.js";
 import { undiciErrors } from "./undici-parts.js";
 import { ANTHROPIC_VERSION } from "../providers/anthropic-backend.js";
 import { connectionError, httpError, timeoutError, type UpstreamContext } from "../providers/upstream-errors.js";
@@ -316,9 +317,8 @@ export class UsageScanner {
   }
 
   private take(u: Record<string, unknown>): void {
-    const num = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? x : null);
-    const prompt = num(u.prompt_tokens) ?? num(u.input_tokens);
-    const completion = num(u.completion_tokens) ?? num(u.output_tokens);
+    const prompt = tokenCount(u.prompt_tokens) ?? tokenCount(u.input_tokens);
+    const completion = tokenCount(u.completion_tokens) ?? tokenCount(u.output_tokens);
     if (prompt !== null) this.usage.promptTokens = prompt;
     if (completion !== null) this.usage.completionTokens = completion;
   }

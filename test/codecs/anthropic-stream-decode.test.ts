@@ -95,14 +95,20 @@ describe("Anthropic stream decoding (wire → canonical → wire)", () => {
     }
   });
 
-  it("throws an upstream_error on an in-band error event", () => {
+  it("throws an upstream_error on an in-band error event, quoting the provider's message", () => {
     const body =
       sse({ type: "message_start", message: { model: "m", usage: { input_tokens: 1, output_tokens: 1 } } }) +
       sse({ type: "ping" }) +
       sse({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } });
     assert.throws(
       () => decodeAll(body),
-      (err: unknown) => err instanceof LlmuxError && err.code === "upstream_error" && err.detail === "Overloaded",
+      // The provider's words are quoted: the client sees them, metadata-only records do not.
+      (err: unknown) =>
+        err instanceof LlmuxError &&
+        err.code === "upstream_error" &&
+        err.detail === "the upstream provider reported an error: Overloaded" &&
+        err.quoted === "Overloaded" &&
+        err.metadataDetail === "the upstream provider reported an error",
     );
   });
 });

@@ -167,6 +167,11 @@ describe("AnthropicBackend against a fake Anthropic provider", () => {
       what: "an in-stream error event",
       behaviour: { kind: "sse", body: `event: error\ndata: ${JSON.stringify(err("overloaded_error", "Overloaded"))}\n\n` },
       code: "upstream_error",
+      // The provider's words (which may echo a prompt) reach the client, not metadata-only records.
+      check: (e) => {
+        assert.equal(e.detail, "provider 'claude' reported an error mid-stream: Overloaded");
+        assert.equal(e.metadataDetail, "provider 'claude' reported an error mid-stream");
+      },
     },
   ];
   for (const f of failures) {

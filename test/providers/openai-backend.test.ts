@@ -215,6 +215,50 @@ describe("OpenAIBackend against a fake OpenAI provider", () => {
     });
   }
 
+  it("keeps the provider's own words out of metadataDetail (the audit log's message): they may echo the prompt", async () => {
+    const echo = { error: { message: "bad request: {\"messages\":[{\"content\":\"ZEBRA-PROMPT\"}]}" } };
+    fake.queue.push({ kind: "status", status: 500, body: echo });
+    const http = (await collect(backend().stream(simpleRequest(), { signal: signal() }))).error as LlmuxError;
+    assert.equal(http.code, "upstream_error");
+    assert.match(http.detail, /answered HTTP 500: bad request: .*ZEBRA-PROMPT/, "the client still sees the provider's message");
+    assert.equal(http.metadataDetail, "provider 'oai' answered HTTP 500");
+    fake.queue.push({ kind: "sse", body: `data: ${JSON.stringify(echo)}\n\n` });
+    const inBand = (await collect(backend().stream(simpleRequest(), { signal: signal() }))).error as LlmuxError;
+    assert.match(inBand.detail, /ZEBRA-PROMPT/);
+    assert.equal(inBand.metadataDetail, "provider 'oai' reported an error mid-stream");
+  });
+
+  // Each once gave a TypeError (a 500) or put a non-string into a text event.
+  const malformed: [string, string][] = [
+    ["data: null", "null"],
+    ["a JSON array", "[1,2]"],
+    ["choices that are not a list", JSON.stringify({ choices: "abc" })],
+    ["content that is not a string", JSON.stringify({ choices: [{ index: 0, delta: { content: 5 } }] })],
+    ["tool call arguments that are not a string", JSON.stringify({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: "c", function: { name: "f", arguments: { a: 1 } } }] } }] })],
+    ["a tool call without an index", JSON.stringify({ choices: [{ index: 0, delta: { tool_calls: [{ id: "c", function: { name: "f" } }] } }] })],
+  ];
+  for (const [what, data] of malformed) {
+    it(`maps a stream chunk of the wrong shape (${what}) to upstream_error`, async () => {
+      fake.queue.push({ kind: "sse", body: `data: ${data}\n\ndata: [DONE]\n\n` });
+      const { error } = await collect(backend().stream(simpleRequest(), { signal: signal() }));
+      assert.ok(error instanceof LlmuxError, String(error));
+      assert.equal(error.code, "upstream_error");
+      assert.match(error.detail, /malformed stream chunk/);
+    });
+  }
+
+  it("drops usage that is not a token count (negative, fractional, text) instead of passing it on", async () => {
+    const bad = (usage: unknown) =>
+      chunk({ content: "Hi" }, "stop") + `data: ${JSON.stringify({ choices: [], usage })}\n\n` + "data: [DONE]\n\n";
+    fake.queue.push({ kind: "sse", body: bad({ prompt_tokens: -5, completion_tokens: "abc" }) });
+    const none = await collect(backend().stream(simpleRequest(), { signal: signal() }));
+    assert.equal(none.error, undefined);
+    assert.deepEqual(none.events.filter((e: ChatEvent) => e.type === "usage"), []);
+    fake.queue.push({ kind: "sse", body: bad({ prompt_tokens: 7, completion_tokens: 1.5 }) });
+    const half = await collect(backend().stream(simpleRequest(), { signal: signal() }));
+    assert.deepEqual(half.events.filter((e: ChatEvent) => e.type === "usage"), [{ type: "usage", usage: { promptTokens: 7, completionTokens: 0 } }]);
+  });
+
   it("maps a refused connection to a retryable upstream_error", async () => {
     const closed = new FakeProvider();
     const closedUrl = await closed.start();

@@ -292,6 +292,68 @@ describe("protocol translation and pass-through through a real llmux", () => {
     assert.equal(typeof row.ttft_ms, "number");
   });
 
+  /** The newest audit row that `match` accepts, waiting for it (rows are written in batches). */
+  const auditRow = async (match: (r: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> => {
+    for (let i = 0; i < 100; i++) {
+      const { items } = (await (await s.admin("/admin/audit?limit=50")).json()) as { items: Record<string, unknown>[] };
+      const row = items.find(match);
+      if (row) return row;
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    throw new Error("no such audit row");
+  };
+
+  it("a provider's error text that echoes the prompt reaches the client, never the audit log or the server log", async () => {
+    const marker = "ZEBRA-PROMPT-7731";
+    const echo = { error: { message: `invalid request: {"messages":[{"role":"user","content":"${marker}"}]}`, type: "invalid_request_error" } };
+    oai.queue.push({ kind: "status", status: 500, body: echo }, { kind: "status", status: 500, body: echo }, { kind: "status", status: 500, body: echo });
+    const err = await s.openai.chat.completions.create({ model: "gpt-same", messages: [{ role: "user", content: marker }] }).catch((e: unknown) => e);
+    assert.ok(err instanceof Error && err.message.includes(marker), "the client is told what its provider said");
+    oai.queue.length = 0; // a 500 is retried: whatever the retries left unused
+    oai.queue.push({ kind: "status", status: 422, body: echo });
+    await assert.rejects(anthropic.messages.create({ model: "to-openai", max_tokens: 16, messages: [{ role: "user", content: marker }] }), (e: Error) => e.message.includes(marker));
+    const passed = await auditRow((r) => r.model_requested === "gpt-same" && r.status === "error");
+    assert.equal(passed.error_message, "provider 'oai' answered HTTP 500");
+    const translated = await auditRow((r) => r.model_requested === "to-openai" && r.status === "error");
+    assert.equal(translated.error_message, "provider 'oai' rejected the request");
+    const { items } = (await (await s.admin("/admin/audit?limit=200")).json()) as { items: unknown[] };
+    assert.ok(!JSON.stringify(items).includes(marker), "no audit row holds the prompt");
+    assert.ok(!s.log().includes(marker), "the server log does not hold the prompt");
+  });
+
+  it("tool arguments from an OpenAI provider that are not JSON give an Anthropic client a 502, not a 500", async () => {
+    const toolChunk = (args: string) =>
+      `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", model: "gpt-up", choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "get_time", arguments: args } }] }, finish_reason: null }] })}\n\n` +
+      `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", model: "gpt-up", choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] })}\n\ndata: [DONE]\n\n`;
+    for (const args of ["{bad", "[1,2]"]) {
+      oai.queue.push({ kind: "sse", body: toolChunk(args) });
+      const err = await anthropic.messages
+        .create({ model: "to-openai", max_tokens: 16, messages: [{ role: "user", content: "time?" }], tools: [{ name: "get_time", input_schema: { type: "object", properties: {} } }] })
+        .catch((e: unknown) => e);
+      assert.ok(err instanceof Anthropic.APIError, String(err));
+      assert.equal(err.status, 502);
+      assert.match(err.message, /tool arguments that are not/);
+    }
+    assert.doesNotMatch(s.log(), /unhandled error/);
+  });
+
+  it("usage a provider reports that is not a token count is left out: no metrics error, no negative audit tokens", async () => {
+    oai.queue.push({ kind: "sse", body: openaiSse("odd usage", "gpt-same", { prompt_tokens: -5, completion_tokens: "abc" as unknown as number }) });
+    const passed = await s.openai.chat.completions
+      .create({ model: "gpt-same", messages: [{ role: "user", content: "hi" }], stream: true, stream_options: { include_usage: true } })
+      .withResponse();
+    for await (const _ of passed.data) void _;
+    oai.queue.push({ kind: "sse", body: openaiSse("odd usage", "gpt-up", { prompt_tokens: -5, completion_tokens: 1e308 }) });
+    const translated = await anthropic.messages.create({ model: "to-openai", max_tokens: 16, messages: [{ role: "user", content: "hi" }] }).withResponse();
+    assert.equal(translated.data.content[0]?.type === "text" && translated.data.content[0].text, "odd usage");
+    for (const id of [passed.response.headers.get("x-request-id"), translated.response.headers.get("x-request-id")]) {
+      const row = await auditRow((r) => r.request_id === id);
+      assert.equal(row.status, "success");
+      for (const k of ["prompt_tokens", "completion_tokens", "total_tokens"]) assert.ok(row[k] === null || row[k] === 0, `${k}: ${String(row[k])}`);
+    }
+    assert.doesNotMatch(s.log(), /lifecycle subscriber failed|counter only goes up/);
+  });
+
   it("a mid-stream drop on pass-through ends in an in-band error, in the client's protocol", async () => {
     claude.queue.push({ kind: "drop", body: anthropicSse("cut short"), frames: 3 });
     const stream = anthropic.messages.stream({ model: "claude-same", max_tokens: 64, messages: [{ role: "user", content: "hi" }] });

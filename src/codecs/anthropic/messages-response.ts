@@ -147,7 +147,7 @@ export class AnthropicStreamEncoder {
         const open = this.open;
         if (open?.kind !== "tool_use" || open.toolIndex !== ev.index) {
           // Anthropic's blocks are strictly sequential; a backend must not interleave tool calls.
-          throw new LlmuxError("internal", "the backend streamed tool call arguments out of order");
+          throw new LlmuxError("upstream_error", "the backend streamed tool call arguments out of order");
         }
         if (!ev.argumentsDelta) return [];
         return [{ type: "content_block_delta", index: open.index, delta: { type: "input_json_delta", partial_json: ev.argumentsDelta } }];
@@ -297,16 +297,20 @@ export class AnthropicMessageAccumulator {
   }
 }
 
+/**
+ * A tool call's arguments as Anthropic's `input` object. Arguments that are not a JSON object
+ * are the backend's fault (a provider's, or a model's without a grammar): a 502, not a 500.
+ */
 function parseToolInput(text: string): Record<string, unknown> {
   if (text.trim() === "") return {};
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new LlmuxError("internal", "the model produced tool arguments that are not valid JSON");
+    throw new LlmuxError("upstream_error", "the model produced tool arguments that are not valid JSON");
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new LlmuxError("internal", "the model produced tool arguments that are not a JSON object");
+    throw new LlmuxError("upstream_error", "the model produced tool arguments that are not a JSON object");
   }
   return value as Record<string, unknown>;
 }

@@ -1,5 +1,6 @@
 import type { ChatEvent, FinishReason } from "../../core/chat.js";
 import { LlmuxError } from "../../errors/llmux-error.js";
+import { tokenCount } from "../../core/token-count.js";
 
 interface WireUsage {
   input_tokens?: number | null;
@@ -61,10 +62,12 @@ export class AnthropicStreamDecoder {
     switch (type) {
       case "message_start": {
         const usage = ev.message?.usage;
-        if (typeof usage?.input_tokens === "number") this.promptTokens = usage.input_tokens;
-        if (typeof usage?.output_tokens === "number") this.outputTokens = usage.output_tokens;
-        const start: ChatEvent = { type: "start", model: ev.message?.model ?? "" };
-        if (typeof usage?.input_tokens === "number") start.promptTokens = usage.input_tokens;
+        const input = tokenCount(usage?.input_tokens);
+        const output = tokenCount(usage?.output_tokens);
+        if (input !== null) this.promptTokens = input;
+        if (output !== null) this.outputTokens = output;
+        const start: ChatEvent = { type: "start", model: typeof ev.message?.model === "string" ? ev.message.model : "" };
+        if (input !== null) start.promptTokens = input;
         return [start];
       }
       case "content_block_start": {
@@ -72,18 +75,18 @@ export class AnthropicStreamDecoder {
         if (block?.type !== "tool_use") return [];
         const index = this.toolCount++;
         this.toolBlocks.set(ev.index ?? 0, index);
-        return [{ type: "tool_call_start", index, id: block.id ?? "", name: block.name ?? "" }];
+        return [{ type: "tool_call_start", index, id: typeof block.id === "string" ? block.id : "", name: typeof block.name === "string" ? block.name : "" }];
       }
       case "content_block_delta": {
         const d = ev.delta;
         switch (d?.type) {
           case "text_delta":
-            return d.text ? [{ type: "text", text: d.text }] : [];
+            return typeof d.text === "string" && d.text ? [{ type: "text", text: d.text }] : [];
           case "thinking_delta":
-            return d.thinking ? [{ type: "reasoning", text: d.thinking }] : [];
+            return typeof d.thinking === "string" && d.thinking ? [{ type: "reasoning", text: d.thinking }] : [];
           case "input_json_delta": {
             const index = this.toolBlocks.get(ev.index ?? 0);
-            if (index === undefined || !d.partial_json) return [];
+            if (index === undefined || typeof d.partial_json !== "string" || !d.partial_json) return [];
             return [{ type: "tool_call_delta", index, argumentsDelta: d.partial_json }];
           }
           default:
@@ -98,10 +101,10 @@ export class AnthropicStreamDecoder {
         return [{ type: "tool_call_end", index }];
       }
       case "message_delta":
-        if (ev.delta?.stop_reason !== undefined) this.stopReason = ev.delta.stop_reason;
-        if (ev.delta?.stop_sequence !== undefined) this.stopSequence = ev.delta.stop_sequence;
-        if (typeof ev.usage?.output_tokens === "number") this.outputTokens = ev.usage.output_tokens;
-        if (typeof ev.usage?.input_tokens === "number") this.promptTokens = ev.usage.input_tokens;
+        if (typeof ev.delta?.stop_reason === "string" || ev.delta?.stop_reason === null) this.stopReason = ev.delta.stop_reason;
+        if (typeof ev.delta?.stop_sequence === "string" || ev.delta?.stop_sequence === null) this.stopSequence = ev.delta.stop_sequence;
+        this.outputTokens = tokenCount(ev.usage?.output_tokens) ?? this.outputTokens;
+        this.promptTokens = tokenCount(ev.usage?.input_tokens) ?? this.promptTokens;
         return [];
       case "message_stop": {
         const reason = FINISH[this.stopReason ?? ""] ?? "stop";
@@ -110,7 +113,8 @@ export class AnthropicStreamDecoder {
         return [{ type: "usage", usage: { promptTokens: this.promptTokens, completionTokens: this.outputTokens } }, finish];
       }
       case "error":
-        throw new LlmuxError("upstream_error", ev.error?.message ?? "the upstream provider reported an error");
+        // The provider's words may echo the prompt: quoted, so metadata-only records leave them out.
+        throw new LlmuxError("upstream_error", "the upstream provider reported an error", typeof ev.error?.message === "string" && ev.error.message ? { quoted: ev.error.message } : {});
       default:
         // ping, and event types added later.
         return [];

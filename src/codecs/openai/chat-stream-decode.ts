@@ -1,4 +1,5 @@
 import type { ChatEvent, FinishReason } from "../../core/chat.js";
+import { tokenCount } from "../../core/token-count.js";
 
 interface ChunkToolCall {
   index: number;
@@ -9,7 +10,21 @@ interface ChunkToolCall {
 interface Chunk {
   model?: string;
   choices?: { index: number; delta?: { role?: string; content?: string | null; reasoning_content?: string | null; tool_calls?: ChunkToolCall[] }; finish_reason?: string | null }[];
-  usage?: { prompt_tokens: number; completion_tokens: number } | null;
+  usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
+}
+
+/** A list field of a chunk: absent or null is empty; anything but an array is malformed. */
+function listOf<T>(value: T[] | null | undefined): T[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new TypeError("expected an array");
+  return value;
+}
+
+/** A text field of a chunk: absent or null is empty; anything but a string is malformed. */
+function textOf(value: unknown): string {
+  if (value === undefined || value === null) return "";
+  if (typeof value !== "string") throw new TypeError("expected a string");
+  return value;
 }
 
 const FINISH: Record<string, FinishReason> = { stop: "stop", length: "length", tool_calls: "tool_calls", function_call: "tool_calls", content_filter: "stop" };
@@ -25,33 +40,46 @@ export class OpenAIChatStreamDecoder {
   private readonly openCalls = new Set<number>();
   private finish: ChatEvent | null = null;
 
-  /** Events for one `data:` payload (`[DONE]` included). */
+  /**
+   * Events for one `data:` payload (`[DONE]` included). Throws on a chunk of the wrong shape
+   * (not JSON, a field of the wrong type): the caller reports the provider's malformed stream.
+   */
   decode(data: string): ChatEvent[] {
     if (data === "[DONE]") return this.close();
-    const chunk = JSON.parse(data) as Chunk;
+    const chunk = JSON.parse(data) as Chunk | null;
+    if (chunk === null || typeof chunk !== "object") throw new TypeError("a chat completion chunk must be an object");
     const out: ChatEvent[] = [];
     if (!this.started) {
       this.started = true;
-      out.push({ type: "start", model: chunk.model ?? "" });
+      out.push({ type: "start", model: typeof chunk.model === "string" ? chunk.model : "" });
     }
-    for (const choice of chunk.choices ?? []) {
-      if (choice.index !== 0) continue;
+    for (const choice of listOf(chunk.choices)) {
+      if (choice?.index !== 0) continue;
       const d = choice.delta ?? {};
-      if (d.reasoning_content) out.push({ type: "reasoning", text: d.reasoning_content });
-      if (d.content) out.push({ type: "text", text: d.content });
-      for (const tc of d.tool_calls ?? []) {
+      const reasoning = textOf(d.reasoning_content);
+      const content = textOf(d.content);
+      if (reasoning) out.push({ type: "reasoning", text: reasoning });
+      if (content) out.push({ type: "text", text: content });
+      for (const tc of listOf(d.tool_calls)) {
+        if (typeof tc?.index !== "number") throw new TypeError("a tool call delta needs a numeric index");
         if (!this.openCalls.has(tc.index)) {
           this.openCalls.add(tc.index);
-          out.push({ type: "tool_call_start", index: tc.index, id: tc.id ?? "", name: tc.function?.name ?? "" });
+          out.push({ type: "tool_call_start", index: tc.index, id: textOf(tc.id), name: textOf(tc.function?.name) });
         }
-        if (tc.function?.arguments) out.push({ type: "tool_call_delta", index: tc.index, argumentsDelta: tc.function.arguments });
+        const args = textOf(tc.function?.arguments);
+        if (args) out.push({ type: "tool_call_delta", index: tc.index, argumentsDelta: args });
       }
       if (choice.finish_reason) {
         out.push(...this.closeCalls());
-        this.finish = { type: "finish", reason: FINISH[choice.finish_reason] ?? "stop" };
+        this.finish = { type: "finish", reason: FINISH[String(choice.finish_reason)] ?? "stop" };
       }
     }
-    if (chunk.usage) out.push({ type: "usage", usage: { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens } });
+    const usage = chunk.usage;
+    if (usage && typeof usage === "object") {
+      const promptTokens = tokenCount(usage.prompt_tokens);
+      const completionTokens = tokenCount(usage.completion_tokens);
+      if (promptTokens !== null || completionTokens !== null) out.push({ type: "usage", usage: { promptTokens: promptTokens ?? 0, completionTokens: completionTokens ?? 0 } });
+    }
     return out;
   }
 
