@@ -11,6 +11,13 @@ const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Credentials belong in `apiKey`, which is sealed; headers are stored in clear. */
 const CREDENTIAL_HEADERS = new Set(["authorization", "proxy-authorization", "x-api-key"]);
+/**
+ * Headers that frame the request or the connection, which the HTTP client sets itself:
+ * a configured `content-length` made every translated request wait for a body that never came.
+ */
+const FRAMING_HEADERS = new Set(["host", "content-length", "content-type", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect"]);
+/** The routing target name of the embedded engine: no provider may take it. */
+const RESERVED_NAMES = new Set(["local"]);
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 600_000;
 const MIN_TIMEOUT_MS = 1_000;
 const MAX_TIMEOUT_MS = 3_600_000;
@@ -218,6 +225,7 @@ function validate(input: ProviderInput, checkName: boolean): Valid {
   if (checkName && (typeof raw.name !== "string" || !NAME_RE.test(raw.name))) {
     bad("name", "must match [a-z0-9][a-z0-9_-]{0,63} (lowercase letters, digits, '_' and '-', 1-64 characters)");
   }
+  else if (checkName && RESERVED_NAMES.has(raw.name as string)) bad("name", `'${raw.name as string}' names the embedded engine in routing rules; choose another name`);
   if (typeof raw.kind !== "string" || !PROVIDER_KINDS.includes(raw.kind as ProviderKind)) {
     bad("kind", `must be one of ${PROVIDER_KINDS.join(", ")}`);
   }
@@ -246,6 +254,7 @@ function validate(input: ProviderInput, checkName: boolean): Valid {
       const field = `headers.${k}`;
       if (!HEADER_NAME_RE.test(k)) bad(field, "is not a valid HTTP header name");
       else if (CREDENTIAL_HEADERS.has(k.toLowerCase())) bad(field, "credentials are not allowed in headers; set apiKey, which is stored encrypted");
+      else if (FRAMING_HEADERS.has(k.toLowerCase())) bad(field, "is set by llmux's HTTP client for each request and cannot be configured");
       else if (typeof val !== "string" || /[\r\n\u0000]/.test(val)) bad(field, "must be a string without CR, LF or NUL");
     }
   }

@@ -63,6 +63,14 @@ export function parseRules(body: unknown, backends: ReadonlySet<string>): Routin
     };
     if (raw.strategy !== undefined) rule.strategy = raw.strategy as RoutingRule["strategy"];
     if (raw.fallbacks !== undefined) rule.fallbacks = (raw.fallbacks as unknown[]).map((t, j) => parseTarget(t, `${at}.fallbacks.${j}`, backends));
+    // Rules that could never do what they say: refused here, on the way in (rules already
+    // stored keep working as they did).
+    if ((rule.match.kind === "exact" || rule.match.kind === "glob") && rule.match.pattern === "") {
+      throw bad(`${at}.match.pattern`, `an empty ${rule.match.kind} pattern matches no model name`);
+    }
+    if (rule.strategy === "weighted" && rule.targets.every((t) => t.weight === 0)) {
+      throw bad(`${at}.targets`, "a weighted rule needs at least one target with a weight above 0");
+    }
     return rule;
   });
   try {

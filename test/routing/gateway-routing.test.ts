@@ -288,6 +288,12 @@ describe("routing rules, balancing and failover through a real llmux", () => {
       assert.equal(noTargets.status, 400);
       const badMatch = await putRules(s, [{ id: "r", match: { kind: "fuzzy", pattern: "x" }, targets: [{ backend: "a" }] }]);
       assert.equal(badMatch.status, 400);
+      const empty = await putRules(s, [{ id: "r", match: { kind: "exact", pattern: "" }, targets: [{ backend: "a" }] }]);
+      assert.equal(empty.status, 400);
+      assert.match(((await empty.json()) as { detail: string }).detail, /rules\.0\.match\.pattern.*matches no model name/);
+      const noWeight = await putRules(s, [{ id: "r", match: { kind: "prefix", pattern: "" }, strategy: "weighted", targets: [{ backend: "a", weight: 0 }, { backend: "b", weight: 0 }] }]);
+      assert.equal(noWeight.status, 400);
+      assert.match(((await noWeight.json()) as { detail: string }).detail, /rules\.0\.targets.*weight above 0/);
       assert.equal((await s.admin("/admin/routing/resolve")).status, 400);
     });
 

@@ -69,15 +69,15 @@ describe("ProvidersRepository", () => {
     assert.equal(secret?.apiKey, KEY);
     assert.equal(secret?.timeoutMs, 30_000);
 
-    await repo.create({ name: "local", kind: "openai-compatible", baseUrl: "http://127.0.0.1:8080" });
-    const local = await repo.get("local");
+    await repo.create({ name: "box-local", kind: "openai-compatible", baseUrl: "http://127.0.0.1:8080" });
+    const local = await repo.get("box-local");
     assert.equal(local?.hasApiKey, false);
     assert.equal(local?.timeoutMs, 600_000);
     assert.equal(local?.models, null);
-    assert.equal((await repo.getWithSecret("local"))?.apiKey, undefined);
+    assert.equal((await repo.getWithSecret("box-local"))?.apiKey, undefined);
 
     const listed = await repo.list();
-    assert.deepEqual(listed.map((p) => p.name), ["local", "openai-main"]);
+    assert.deepEqual(listed.map((p) => p.name), ["box-local", "openai-main"]);
     assert.ok(!JSON.stringify(listed).includes(KEY));
     assert.ok(!JSON.stringify(got).includes(KEY));
     assert.equal(await repo.get("missing"), undefined);
@@ -125,11 +125,11 @@ describe("ProvidersRepository", () => {
     });
     // A sealed key moved to another row does not open there either (bound to the row id).
     await repo.update("openai-main", { apiKey: KEY });
-    await repo.update("local", { apiKey: KEY2 });
+    await repo.update("box-local", { apiKey: KEY2 });
     const good = await db.selectFrom("providers").select("api_key_sealed").where("name", "=", "openai-main").executeTakeFirstOrThrow();
-    await db.updateTable("providers").set({ api_key_sealed: good.api_key_sealed }).where("name", "=", "local").execute();
-    await assert.rejects(repo.getWithSecret("local"), /cannot be decrypted/);
-    await repo.update("local", { apiKey: null });
+    await db.updateTable("providers").set({ api_key_sealed: good.api_key_sealed }).where("name", "=", "box-local").execute();
+    await assert.rejects(repo.getWithSecret("box-local"), /cannot be decrypted/);
+    await repo.update("box-local", { apiKey: null });
   });
 
   it("a different LLMUX_SECRET cannot open keys sealed under the key file", async () => {
@@ -166,6 +166,13 @@ describe("ProvidersRepository", () => {
       [{ headers: { ok: 5 as unknown as string } }, "headers.ok"],
       [{ headers: { "bad name": "v" } }, "headers.bad name"],
       [{ headers: ["a"] as unknown as Record<string, string> }, "headers"],
+      // Framing headers are the HTTP client's: a configured content-length once hung every translated request.
+      [{ headers: { "Content-Length": "5" } }, "headers.Content-Length"],
+      [{ headers: { "transfer-encoding": "chunked" } }, "headers.transfer-encoding"],
+      [{ headers: { host: "elsewhere" } }, "headers.host"],
+      [{ headers: { connection: "close" } }, "headers.connection"],
+      [{ headers: { expect: "100-continue" } }, "headers.expect"],
+      [{ name: "local" }, "name"],
       [{ models: "gpt" as unknown as string[] }, "models"],
       [{ models: [""] }, "models.0"],
       [{ apiKey: "" }, "apiKey"],
