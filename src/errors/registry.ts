@@ -39,6 +39,7 @@ export const ERROR_REGISTRY = {
   method_not_allowed: spec(405, "Method not allowed", "invalid_request_error", "invalid_request_error"),
   model_busy: spec(409, "Model is serving requests", "invalid_request_error", "invalid_request_error"),
   payload_too_large: spec(413, "Request body too large", "invalid_request_error", "request_too_large"),
+  uri_too_long: spec(414, "URI too long", "invalid_request_error", "invalid_request_error"),
   unsupported_media_type: spec(415, "Unsupported media type", "invalid_request_error", "invalid_request_error"),
   rate_limited: spec(429, "Too many requests", "rate_limit_error", "rate_limit_error", true),
   internal: spec(500, "Internal server error", "server_error", "api_error"),

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { LlmuxError } from "../errors/llmux-error.js";
 import "./gateway.js"; // declares request.rawBody
@@ -35,15 +36,36 @@ function hasPoisonKey(value: unknown): boolean {
 }
 
 /**
+ * Why a JSON body cannot be read as sent, or null: it is read as UTF-8 bytes, so a compressed
+ * body (`Content-Encoding`) or another charset would be parsed as garbage or, worse, as something
+ * else. Refused with a 415 instead.
+ */
+export function unreadableEncoding(headers: IncomingHttpHeaders): string | null {
+  const encoding = headers["content-encoding"];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") {
+    return "compressed request bodies are not accepted; send the JSON without Content-Encoding";
+  }
+  const type = headers["content-type"];
+  if (type !== undefined && type.includes("charset")) {
+    const charset = /;\s*charset\s*=\s*"?([^;"\s]*)/i.exec(type)?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") return "send the JSON body as UTF-8 (charset=utf-8)";
+  }
+  return null;
+}
+
+/**
  * Strict JSON for every route: a body with `__proto__` or `constructor.prototype` keys is
  * refused (never merged into an object), and so is one nested deeper than {@link MAX_JSON_DEPTH},
  * which would otherwise reach recursive code (validation, grammar compilation) and exhaust its stack.
+ * A compressed body or another charset than UTF-8 is refused ({@link unreadableEncoding}).
  */
 export function installStrictJson(app: FastifyInstance): void {
   app.removeContentTypeParser("application/json");
   // The bytes are kept too (`request.rawBody`), so a request for a provider of the same protocol is forwarded as it came.
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
     request.rawBody = body as Buffer;
+    const refused = unreadableEncoding(request.headers);
+    if (refused) return done(new LlmuxError("unsupported_media_type", refused), undefined);
     const text = (body as Buffer).toString("utf8");
     if (text.length === 0) return done(new LlmuxError("invalid_json", "the body is empty; send a JSON object"), undefined);
     if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {

@@ -33,6 +33,16 @@ export function toLlmuxError(err: unknown): LlmuxError {
   return new LlmuxError("internal", "an internal error occurred; the request id identifies it in the server log", { cause: err });
 }
 
+/**
+ * The problem for a URL Fastify's router refuses before any route or hook runs: a path that is
+ * not valid percent-encoding, or a parameter longer than the router takes (100 characters).
+ */
+export function frameworkProblem(err: { code?: string }): LlmuxError {
+  if (err.code === "FST_ERR_MAX_PARAM_LENGTH") return new LlmuxError("uri_too_long", "a segment of the URL path is longer than 100 characters");
+  if (err.code === "FST_ERR_BAD_URL") return new LlmuxError("validation_failed", "the URL path is not valid percent-encoding");
+  return toLlmuxError(err);
+}
+
 /** Sends an error as `application/problem+json` (with the SDK envelope on `/v1`). */
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: LlmuxError): FastifyReply {
   const body = renderProblem(err, { requestId: request.id, instance: request.url.split("?")[0], surface: surfaceFor(request.url) });

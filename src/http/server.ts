@@ -20,13 +20,13 @@ import type { AuditRepository } from "../store/audit-repo.js";
 import type { UsageRepository } from "../store/usage-repo.js";
 import type { ProvidersRepository } from "../store/providers-repo.js";
 import "./gateway.js"; // declares request.rawBody
-import { sendProblem, toLlmuxError } from "./problem.js";
+import { frameworkProblem, sendProblem, toLlmuxError } from "./problem.js";
 import { requestIdFor } from "./request-id.js";
 import { accessLogWriter } from "./access-log.js";
 import { lazyChildLogger } from "./lazy-logger.js";
 import { LogDestination } from "./log-destination.js";
 import { installStrictJson } from "./json-body.js";
-import { installSecurityHeaders } from "./security-headers.js";
+import { installSecurityHeaders, securityHeaders } from "./security-headers.js";
 import { registerAdminAuditRoutes } from "./routes/admin-audit.js";
 import { registerAdminUserRoutes } from "./routes/admin-users.js";
 import { registerApiKeyRoutes } from "./routes/api-keys.js";
@@ -118,6 +118,13 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
     // A request's child logger is made when something logs through it: most requests never
     // do (the access log below writes its own line), and making one each time cost ~1% of CPU.
     childLoggerFactory: lazyChildLogger,
+    // A URL the router cannot take apart never reaches the hooks: answered as a problem like
+    // any other refusal, with the request id and the security headers the hooks would have set.
+    frameworkErrors: (err, request, reply) => {
+      reply.header("x-request-id", request.id);
+      reply.headers(securityHeaders());
+      return sendProblem(request, reply, frameworkProblem(err));
+    },
   });
 
   // JSON only: a text/plain body must be refused (415), not handed to a route as a string.

@@ -68,6 +68,21 @@ describe("OpenAI legacy completions", () => {
     assert.deepEqual(texts, whole.choices.map((c) => c.text));
   });
 
+  it("a prompt list longer than ten: its concurrent generations raise no MaxListenersExceededWarning", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const prompts = Array.from({ length: 12 }, (_, i) => `P${i}`);
+      const whole = await s.openai.completions.create({ model: "tiny", prompt: prompts, max_tokens: 1, seed: 1 });
+      assert.equal(whole.choices.length, 12);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    } finally {
+      process.off("warning", onWarning);
+    }
+    assert.deepEqual(warnings.map((w) => w.name), []);
+  });
+
   it("honours stop strings", async () => {
     const free = await s.openai.completions.create({ model: "tiny", prompt: "Stop test", max_tokens: 30, seed: 6 });
     const text = free.choices[0].text;

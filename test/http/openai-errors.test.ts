@@ -102,6 +102,37 @@ describe("bad input on /v1 gives problems the OpenAI SDK understands", () => {
     assert.equal(body.code, "unsupported_media_type");
   });
 
+  it("a compressed body or one in another charset → 415, not parsed as UTF-8", async () => {
+    const body = JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "x" }] });
+    for (const headers of [
+      { "content-type": "application/json", "content-encoding": "gzip" },
+      { "content-type": "application/json; charset=utf-16" },
+    ]) {
+      const res = await fetch(`${s.url}/v1/chat/completions`, { method: "POST", headers, body });
+      assert.equal(res.status, 415, JSON.stringify(headers));
+      const p = (await res.json()) as { code: string; request_id: string; error: { type: string } };
+      assert.equal(p.code, "unsupported_media_type");
+      assert.equal(p.error.type, "invalid_request_error");
+    }
+    const utf8 = await fetch(`${s.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json; charset=UTF-8", "content-encoding": "identity" }, body: "{" });
+    assert.equal(utf8.status, 400, "UTF-8 and identity are read as usual (here: bad JSON)");
+  });
+
+  it("a URL the router cannot take apart → a problem with a request id, not Fastify's own body", async () => {
+    for (const [path, status, code] of [
+      ["/v1/models/%E0%A4%A", 400, "validation_failed"],
+      [`/admin/pool/models/${"m".repeat(101)}/load`, 414, "uri_too_long"],
+    ] as const) {
+      const res = await fetch(`${s.url}${path}`, { method: path.endsWith("/load") ? "POST" : "GET" });
+      assert.equal(res.status, status, path);
+      assert.match(res.headers.get("content-type") ?? "", /^application\/problem\+json/);
+      const p = (await res.json()) as { code: string; request_id: string };
+      assert.equal(p.code, code);
+      assert.equal(res.headers.get("x-request-id"), p.request_id);
+      assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    }
+  });
+
   it("prototype-pollution keys are refused as bad JSON", async () => {
     const res = await fetch(`${s.url}/v1/chat/completions`, {
       method: "POST",

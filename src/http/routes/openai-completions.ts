@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { setMaxListeners } from "node:events";
 import { decodeOpenAICompletion } from "../../codecs/openai/completion-request.js";
 import { collectOpenAICompletion, OpenAICompletionStreamEncoder, type IndexedEvent } from "../../codecs/openai/completion-response.js";
 import { LlmuxError } from "../../errors/llmux-error.js";
@@ -20,6 +21,9 @@ export function registerOpenAICompletionRoutes(app: FastifyInstance, deps: { rou
       throw new LlmuxError("unsupported_parameter", `model '${model}' is routed to provider '${target.backend.name}'; /v1/completions serves local models only (use /v1/chat/completions)`, { param: "model" });
     }
     tracker.routed(target.backend.name, target.model);
+    // Every prompt's generation listens to the one request signal at the same time: more than
+    // Node's default of ten is expected here, not a leak (it printed a warning per request).
+    setMaxListeners(decoded.requests.length + 10, tracker.signal);
     const sources = decoded.requests.map((r) =>
       tracker.observe(target.backend.stream({ ...r, model: target.model }, { signal: tracker.signal })),
     );
