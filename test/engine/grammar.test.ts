@@ -37,6 +37,24 @@ describe("JSON schema → grammar schema", () => {
       assert.deepEqual(err.fieldErrors?.map((f) => f.field).sort(), ["schema.allOf", "schema.properties.a.pattern", "schema.properties.b.minimum"]);
     }
   });
+
+  // Each of these once compiled to a grammar that ignored the mistake (`type: "bogus"` produced "null").
+  for (const [what, schema, field] of [
+    ["an unknown type", { type: "bogus" }, "schema.type"],
+    ["an unknown type in a list", { type: ["string", "nope"] }, "schema.type"],
+    ["an empty enum", { type: "string", enum: [] }, "schema.enum"],
+    ["required that is not a list of names", { type: "object", required: "a" }, "schema.required"],
+    ["minLength above maxLength", { type: "string", minLength: 5, maxLength: 2 }, "schema.minLength"],
+    ["a negative size", { type: "array", maxItems: -1 }, "schema.maxItems"],
+    ["a $ref to a missing definition", { type: "object", properties: { a: { $ref: "#/$defs/missing" } } }, "schema"],
+  ] as const) {
+    it(`refuses ${what} with a 400 naming the field`, () => {
+      assert.throws(
+        () => toGrammarSchema(schema, "schema"),
+        (err: unknown) => err instanceof LlmuxError && err.status === 400 && (err.fieldErrors ?? []).some((f) => f.field === field),
+      );
+    });
+  }
 });
 
 describe("GBNF wrapping of node-llama-cpp's grammar", () => {

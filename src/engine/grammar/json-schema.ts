@@ -13,6 +13,13 @@ type Json = Record<string, unknown>;
 const ANNOTATIONS = new Set(["title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated", "readOnly", "writeOnly"]);
 const FORMATS = new Set(["date-time", "time", "date"]);
 const IMMUTABLE = new Set(["string", "number", "integer", "boolean", "null"]);
+const JSON_TYPES = new Set([...IMMUTABLE, "object", "array"]);
+/** Size keywords, each a whole number >= 0, with the keyword it must not exceed. */
+const SIZE_PAIRS: [string, string][] = [
+  ["minLength", "maxLength"],
+  ["minItems", "maxItems"],
+  ["minProperties", "maxProperties"],
+];
 
 /**
  * Translates a JSON Schema into the subset node-llama-cpp compiles to a GBNF
@@ -22,6 +29,7 @@ const IMMUTABLE = new Set(["string", "number", "integer", "boolean", "null"]);
 export function toGrammarSchema(schema: unknown, param: string): Json {
   const errors: FieldError[] = [];
   const out = translate(schema, param, errors);
+  checkRefs(out, isObject(out.$defs) ? out.$defs : {}, param, errors);
   if (errors.length > 0) {
     throw new LlmuxError(
       "unsupported_parameter",
@@ -48,14 +56,23 @@ function translate(node: unknown, path: string, errors: FieldError[]): Json {
       case "type": {
         const types = Array.isArray(value) ? value : [value];
         if (types.some((t) => typeof t !== "string")) errors.push({ field: at, message: "type must be a string or an array of strings" });
+        else if (types.length === 0 || types.some((t) => !JSON_TYPES.has(t as string))) {
+          errors.push({ field: at, message: `type must name JSON types (${[...JSON_TYPES].join(", ")})` });
+        }
         else if (types.length > 1 && types.some((t) => !IMMUTABLE.has(t as string))) {
           errors.push({ field: at, message: "a list of types may only hold string, number, integer, boolean, null" });
         } else out.type = value;
         break;
       }
-      case "const":
       case "enum":
+        if (!Array.isArray(value) || value.length === 0) errors.push({ field: at, message: "enum must be a non-empty array" });
+        else out.enum = value;
+        break;
       case "required":
+        if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) errors.push({ field: at, message: "required must be an array of property names" });
+        else out.required = value;
+        break;
+      case "const":
       case "minLength":
       case "maxLength":
       case "minItems":
@@ -102,7 +119,27 @@ function translate(node: unknown, path: string, errors: FieldError[]): Json {
         errors.push({ field: at, message: `keyword '${key}' is not supported` });
     }
   }
+  for (const [min, max] of SIZE_PAIRS) {
+    for (const k of [min, max]) {
+      if (k in out && !(Number.isSafeInteger(out[k]) && (out[k] as number) >= 0)) errors.push({ field: `${path}.${k}`, message: `${k} must be a whole number >= 0` });
+    }
+    if (typeof out[min] === "number" && typeof out[max] === "number" && out[min] > out[max]) {
+      errors.push({ field: `${path}.${min}`, message: `${min} is greater than ${max}: nothing could match` });
+    }
+  }
   return bound(out);
+}
+
+/** Every `$ref` must name a definition of the root's `$defs`: a dangling one would compile to nothing. */
+function checkRefs(node: unknown, defs: Json, param: string, errors: FieldError[]): void {
+  if (Array.isArray(node)) for (const v of node) checkRefs(v, defs, param, errors);
+  else if (isObject(node)) {
+    if (typeof node.$ref === "string") {
+      const name = node.$ref.slice("#/$defs/".length);
+      if (!Object.hasOwn(defs, name)) errors.push({ field: param, message: `$ref '${node.$ref}' names no definition in $defs` });
+    }
+    for (const [k, v] of Object.entries(node)) if (k !== "$ref") checkRefs(v, defs, param, errors);
+  }
 }
 
 /** Adds the termination bounds where the schema leaves sizes open. */
