@@ -20,6 +20,8 @@ export interface PassthroughInput {
   clientHeaders: IncomingHttpHeaders;
   /** The request's cancellation: the upstream call is aborted with it. */
   cancel: AbortSource;
+  /** The provider's endpoint path; its chat endpoint when absent. */
+  path?: string;
 }
 
 /**
@@ -202,7 +204,7 @@ export async function openPassthrough(input: PassthroughInput): Promise<Passthro
   const body = input.body.model === input.model ? input.rawBody : Buffer.from(JSON.stringify({ ...input.body, model: input.model }));
   if (cancel.aborted) throw cancel.reason;
   const call = new UpstreamCall(cancel);
-  provider.pool.dispatch({ path: provider.chatPath, method: "POST", headers: headersFor(provider, input.clientHeaders, body.length), body }, call);
+  provider.pool.dispatch({ path: input.path ?? provider.chatPath, method: "POST", headers: headersFor(provider, input.clientHeaders, body.length), body }, call);
   const failed = (err: unknown, midStream: boolean): unknown => {
     if (!midStream && cancel.aborted) return cancel.reason ?? err;
     return mapFailure(err, ctx, c.timeoutMs, midStream);

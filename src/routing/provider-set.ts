@@ -18,6 +18,8 @@ export interface ProviderEntry {
   pool: Pool;
   /** The path (and query) of the provider's chat endpoint, computed once. */
   chatPath: string;
+  /** The path (and query) of the provider's embeddings endpoint (OpenAI protocol only; Anthropic has none). */
+  embeddingsPath: string;
 }
 
 const MODELS_TTL_MS = 60_000;
@@ -112,5 +114,6 @@ export function build(config: ProviderWithSecret): ProviderEntry {
     bodyTimeout: config.timeoutMs,
   });
   const chat = new URL(providerUrl(config.baseUrl, protocol === "anthropic" ? "/messages" : "/chat/completions"));
-  return { config, protocol, backend, pool, chatPath: chat.pathname + chat.search };
+  const embeddings = new URL(providerUrl(config.baseUrl, "/embeddings"));
+  return { config, protocol, backend, pool, chatPath: chat.pathname + chat.search, embeddingsPath: embeddings.pathname + embeddings.search };
 }

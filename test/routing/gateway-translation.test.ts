@@ -89,6 +89,15 @@ const EXPECTED_ANTHROPIC_BODY = {
   stream: true,
 };
 
+const SUITE_RULES = [
+  { id: "c", match: { kind: "exact", pattern: "to-claude" }, targets: [{ backend: "claude", model: "claude-up" }] },
+  { id: "o", match: { kind: "exact", pattern: "to-openai" }, targets: [{ backend: "oai", model: "gpt-up" }] },
+  { id: "o-same", match: { kind: "exact", pattern: "gpt-same" }, targets: [{ backend: "oai" }] },
+  { id: "c-same", match: { kind: "exact", pattern: "claude-same" }, targets: [{ backend: "claude" }] },
+  { id: "e-claude", match: { kind: "exact", pattern: "emb-claude" }, targets: [{ backend: "claude" }] },
+  { id: "e", match: { kind: "prefix", pattern: "emb-" }, targets: [{ backend: "oai", model: "text-embedding-up" }] },
+];
+
 describe("protocol translation and pass-through through a real llmux", () => {
   let s: TestServer;
   let claude: FakeProvider;
@@ -103,12 +112,7 @@ describe("protocol translation and pass-through through a real llmux", () => {
     oai = o.fp;
     await addProvider(s, { name: "claude", kind: "anthropic", base_url: c.url, api_key: "sk-ant-test-0123456789" });
     await addProvider(s, { name: "oai", kind: "openai", base_url: o.url, api_key: "sk-oai-test-0123456789" });
-    await setRules(s, [
-      { id: "c", match: { kind: "exact", pattern: "to-claude" }, targets: [{ backend: "claude", model: "claude-up" }] },
-      { id: "o", match: { kind: "exact", pattern: "to-openai" }, targets: [{ backend: "oai", model: "gpt-up" }] },
-      { id: "o-same", match: { kind: "exact", pattern: "gpt-same" }, targets: [{ backend: "oai" }] },
-      { id: "c-same", match: { kind: "exact", pattern: "claude-same" }, targets: [{ backend: "claude" }] },
-    ]);
+    await setRules(s, SUITE_RULES);
     anthropic = new Anthropic({ baseURL: s.url, apiKey: "unused", maxRetries: 0 });
   });
 
@@ -352,6 +356,34 @@ describe("protocol translation and pass-through through a real llmux", () => {
       for (const k of ["prompt_tokens", "completion_tokens", "total_tokens"]) assert.ok(row[k] === null || row[k] === 0, `${k}: ${String(row[k])}`);
     }
     assert.doesNotMatch(s.log(), /lifecycle subscriber failed|counter only goes up/);
+  });
+
+  it("/v1/embeddings follows routing rules: forwarded to an OpenAI provider's /embeddings, renamed, answered as sent, usage audited", async () => {
+    const answer = { object: "list", data: [{ object: "embedding", index: 0, embedding: [0.25, -0.5, 1] }], model: "text-embedding-up", usage: { prompt_tokens: 6, total_tokens: 6 } };
+    oai.queue.push({ kind: "status", status: 429, body: { error: { message: "slow down" } }, headers: { "retry-after": "0" } }, { kind: "json", body: answer });
+    const before = oai.received.length;
+    const res = await s.openai.embeddings.create({ model: "emb-small", input: "hello", encoding_format: "float" }).withResponse();
+    assert.deepEqual(res.data.data[0]?.embedding, [0.25, -0.5, 1]);
+    assert.equal(res.data.model, "text-embedding-up", "the provider's answer comes back as it was sent");
+    const got = oai.received.slice(before);
+    assert.equal(got.length, 2, "the 429 was retried");
+    assert.equal(got[1]!.url, "/v1/embeddings");
+    assert.deepEqual(got[1]!.body, { model: "text-embedding-up", input: "hello", encoding_format: "float" });
+    assert.equal(got[1]!.headers.authorization, "Bearer sk-oai-test-0123456789");
+    const row = await auditRow((r) => r.request_id === res.response.headers.get("x-request-id"));
+    assert.equal(row.backend, "oai");
+    assert.equal(row.model_served, "text-embedding-up");
+    assert.equal(row.route, "/v1/embeddings");
+    assert.equal(row.prompt_tokens, 6);
+
+    const anthropicTarget = await s.openai.embeddings.create({ model: "emb-claude", input: "hello" }).catch((e: unknown) => e);
+    assert.ok(anthropicTarget instanceof Error && "status" in anthropicTarget);
+    assert.equal(anthropicTarget.status, 400);
+    assert.match(anthropicTarget.message, /provider 'claude'.*no embeddings endpoint/);
+    const invalid = await s.openai.embeddings.create({ model: "emb-small", input: [] as unknown as string }).catch((e: unknown) => e);
+    assert.ok(invalid instanceof Error && "status" in invalid);
+    assert.equal(invalid.status, 400, "the body is validated before anything is forwarded");
+    assert.equal(oai.received.length, before + 2);
   });
 
   it("a mid-stream drop on pass-through ends in an in-band error, in the client's protocol", async () => {
