@@ -35,6 +35,7 @@ export const ERROR_REGISTRY = {
   email_taken: spec(409, "Email already registered", "invalid_request_error", "invalid_request_error"),
   last_admin: spec(409, "The last admin cannot be removed", "invalid_request_error", "invalid_request_error"),
   model_not_found: spec(404, "Model not found", "invalid_request_error", "not_found_error"),
+  download_not_found: spec(404, "Download not found", "invalid_request_error", "not_found_error"),
   route_not_found: spec(404, "Not found", "invalid_request_error", "not_found_error"),
   method_not_allowed: spec(405, "Method not allowed", "invalid_request_error", "invalid_request_error"),
   model_busy: spec(409, "Model is serving requests", "invalid_request_error", "invalid_request_error"),

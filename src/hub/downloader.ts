@@ -239,7 +239,7 @@ export class DownloadManager extends EventEmitter {
     return this.#snapshot(job);
   }
 
-  /** Snapshot of one download; `model_not_found` for an unknown id. */
+  /** Snapshot of one download; `download_not_found` for an unknown id. */
   get(id: string): DownloadProgress {
     return this.#snapshot(this.#job(id));
   }
@@ -502,7 +502,7 @@ export class DownloadManager extends EventEmitter {
 
   #job(id: string): Job {
     const j = this.#jobs.get(id);
-    if (!j) throw new LlmuxError("model_not_found", `no download with id '${String(id).slice(0, 64)}'`);
+    if (!j) throw new LlmuxError("download_not_found", `no download with id '${String(id).slice(0, 64)}'`);
     return j;
   }
 

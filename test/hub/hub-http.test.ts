@@ -90,6 +90,9 @@ describe("hub and download routes", () => {
 
     const one = await api(`/api/downloads/${started.body.id}`);
     assert.equal(one.body.state, "done");
+    const unknown = await api("/api/downloads/no-such-id");
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.code, "download_not_found");
     const all = await api("/api/downloads");
     assert.ok(all.body.items.some((d: { id: string }) => d.id === started.body.id));
 
