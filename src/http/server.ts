@@ -20,6 +20,7 @@ import type { AuditRepository } from "../store/audit-repo.js";
 import type { UsageRepository } from "../store/usage-repo.js";
 import type { ProvidersRepository } from "../store/providers-repo.js";
 import "./gateway.js"; // declares request.rawBody
+import { sendNoRoute } from "./no-route.js";
 import { frameworkProblem, sendProblem, toLlmuxError } from "./problem.js";
 import { requestIdFor } from "./request-id.js";
 import { accessLogWriter } from "./access-log.js";
@@ -160,9 +161,7 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
     return sendProblem(request, reply, e);
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, new LlmuxError("route_not_found", `no route for ${request.method} ${request.url.split("?")[0]}`)),
-  );
+  app.setNotFoundHandler((request, reply) => sendNoRoute(app, request, reply));
 
   registerHealthRoutes(app, deps.version);
   registerOpenAIModelRoutes(app, deps);

@@ -154,6 +154,22 @@ describe("bad input on /v1 gives problems the OpenAI SDK understands", () => {
     assert.equal(body.error, undefined, "outside /v1 the body is a plain problem");
   });
 
+  it("a route called with the wrong method → 405 naming the methods it takes (Allow), not 404", async () => {
+    const res = await fetch(`${s.url}/v1/chat/completions`);
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get("allow"), "POST");
+    const body = (await res.json()) as { code: string; request_id: string; error: { type: string } };
+    assert.equal(body.code, "method_not_allowed");
+    assert.equal(body.error.type, "invalid_request_error");
+    assert.equal(res.headers.get("x-request-id"), body.request_id);
+    const put = await s.admin("/admin/providers", { method: "PUT" });
+    assert.equal(put.status, 405);
+    assert.equal(put.headers.get("allow"), "GET, POST");
+    // The web UI's GET fallback does not make every path exist for every method.
+    const nowhere = await fetch(`${s.url}/nothing/here`, { method: "POST" });
+    assert.equal(nowhere.status, 404);
+  });
+
   it("never puts a stack trace or an internal message in a body", async () => {
     const res = await fetch(`${s.url}/v1/chat/completions`, {
       method: "POST",

@@ -5,6 +5,7 @@ import { readFile, stat } from "node:fs/promises";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LlmuxError } from "../../errors/llmux-error.js";
+import { sendNoRoute } from "../no-route.js";
 import { sendProblem } from "../problem.js";
 
 /** Where `npm run build` writes the web UI (the same path from src/ under tsx and from dist/). */
@@ -94,7 +95,7 @@ export function registerWebUiRoutes(app: FastifyInstance, options: { dir?: strin
     } catch {
       return sendProblem(request, reply, new LlmuxError("route_not_found", "malformed path"));
     }
-    if (isApiPath(path)) return sendProblem(request, reply, new LlmuxError("route_not_found", `no route for GET ${path}`));
+    if (isApiPath(path)) return sendNoRoute(app, request, reply);
     if (index && !path.includes("\0")) {
       const file = normalize(join(dir, path));
       // Never outside the build folder (normalize resolves `..`).
