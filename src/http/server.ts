@@ -5,7 +5,6 @@ import type { AuditWriter } from "../audit/audit-writer.js";
 import type { AuthService } from "../auth/auth-service.js";
 import { installAuth } from "../auth/enforce.js";
 import type { ModelRegistry } from "../engine/model-registry.js";
-import { LlmuxError } from "../errors/llmux-error.js";
 import type { LifecycleBus } from "../observability/lifecycle.js";
 import type { Metrics } from "../observability/metrics.js";
 import { installHttpTracing } from "../observability/tracing-http.js";
