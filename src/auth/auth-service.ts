@@ -108,6 +108,23 @@ export class AuthService {
     return user ? { user, sessionId: claims.sessionId } : undefined;
   }
 
+  /**
+   * Whether a principal authenticated earlier still holds now: its session not logged out or
+   * expired (or its key not revoked or expired), its user still active, and still an admin when
+   * `admin`. Long-lived connections (the audit feed's WebSocket) ask this again as they go: the
+   * handshake alone would let a signed-out or demoted admin keep reading.
+   */
+  async stillHolds(p: Principal, admin: boolean): Promise<boolean> {
+    if (p.sessionId !== undefined && (await this.sessions.userOf(p.sessionId)) !== p.user.id) return false;
+    if (p.apiKey) {
+      const key = await this.keys.get(p.apiKey.id);
+      if (!key || key.revoked_at !== null || (key.expires_at !== null && key.expires_at <= Date.now())) return false;
+    }
+    if (p.sessionId === undefined && !p.apiKey) return false;
+    const user = await this.users.get(p.user.id);
+    return user !== undefined && user.status === "approved" && (!admin || user.role === "admin");
+  }
+
   /** The principal of an API key; throws `unauthorized` for a wrong, revoked or expired key. */
   async fromApiKey(secret: string): Promise<Principal> {
     const key = secret.length <= 256 ? await this.keys.findBySecret(secret) : undefined;

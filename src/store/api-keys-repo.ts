@@ -78,6 +78,11 @@ export class ApiKeysRepository {
     return rows.map(toRecord);
   }
 
+  async get(id: string): Promise<ApiKeyRecord | undefined> {
+    const r = await this.db.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirst();
+    return r ? toRecord(r) : undefined;
+  }
+
   async findBySecret(secret: string): Promise<ApiKeyRecord | undefined> {
     const r = await this.db.selectFrom("api_keys").selectAll().where("secret_hash", "=", hashApiKey(secret)).executeTakeFirst();
     return r ? toRecord(r) : undefined;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import WebSocket from "ws";
-import { LONG_GENERATION, startTestServer, type TestServer } from "../helpers/server.js";
+import { LONG_GENERATION, signIn, startTestServer, type TestServer } from "../helpers/server.js";
 
 interface Row {
   id: number;
@@ -192,5 +192,48 @@ describe("audit log, timeouts and the request lifecycle", () => {
     for (let i = 0; i < 100 && !messages.some((m) => m.row?.request_id === id); i++) await sleep(20);
     ws.close();
     assert.ok(messages.some((m) => m.type === "audit_row" && m.row?.request_id === id));
+  });
+
+  it("ends the live feed of an admin who signs out or loses the role, and sends them no row after", async () => {
+    const json = { "content-type": "application/json", "x-llmux-csrf": "1" };
+    // A second admin: registered (pending), then approved and promoted by the first.
+    const second = { email: "second-admin@llmux.test", password: "second-password-1" };
+    await fetch(`${s.url}/api/auth/register`, { method: "POST", headers: json, body: JSON.stringify(second) });
+    const { users } = (await (await s.admin("/admin/users")).json()) as { users: { id: string; email: string }[] };
+    const secondId = users.find((u) => u.email === second.email)!.id;
+    const promote = await s.admin(`/admin/users/${secondId}`, { method: "PATCH", headers: json, body: JSON.stringify({ role: "admin", status: "approved" }) });
+    assert.equal(promote.status, 200);
+
+    const feed = async (cookie: string) => {
+      const ws = new WebSocket(`${s.url.replace("http", "ws")}/admin/audit/live`, { headers: { cookie } });
+      const rows: string[] = [];
+      ws.on("message", (m) => {
+        const msg = JSON.parse(String(m)) as { type: string; row?: Row };
+        if (msg.row) rows.push(msg.row.request_id);
+      });
+      const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+      await new Promise((resolve, reject) => {
+        ws.once("open", resolve);
+        ws.once("error", reject);
+      });
+      return { ws, rows, closed };
+    };
+    const request = async () => (await s.openai.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "x" }], max_tokens: 1 }).withResponse()).response.headers.get("x-request-id")!;
+
+    for (const revoke of ["sign-out", "demotion"] as const) {
+      const cookie = await signIn(s.url, second);
+      const { ws, rows, closed } = await feed(cookie);
+      const seen = await request();
+      for (let i = 0; i < 100 && !rows.includes(seen); i++) await sleep(20);
+      assert.ok(rows.includes(seen), `${revoke}: the feed works while access holds`);
+      if (revoke === "sign-out") assert.equal((await fetch(`${s.url}/api/auth/logout`, { method: "POST", headers: { cookie, "x-llmux-csrf": "1" } })).status, 204);
+      else assert.equal((await s.admin(`/admin/users/${secondId}`, { method: "PATCH", headers: json, body: JSON.stringify({ role: "user" }) })).status, 200);
+      await sleep(1100); // past the feed's recheck age
+      const unseen = await request();
+      const code = await Promise.race([closed, sleep(3000).then(() => -1)]);
+      assert.equal(code, 1008, `${revoke}: the feed is closed as a policy violation`);
+      assert.ok(!rows.includes(unseen), `${revoke}: no row after access ended`);
+      ws.terminate();
+    }
   });
 });
