@@ -1,6 +1,7 @@
 import { availableParallelism, homedir } from "node:os";
 import { join } from "node:path";
 import { corsOriginsFromEnv } from "./http/security-headers.js";
+import { envInt } from "./util/env.js";
 
 /** Everything `llmux serve` needs to start; flags override environment, which overrides these defaults. */
 export interface ServeConfig {
@@ -52,7 +53,7 @@ export function defaultEngineConfig(): EngineConfig {
   };
 }
 
-const int = (v: string | undefined): number | undefined => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+const LOG_LEVELS: readonly ServeConfig["logLevel"][] = ["fatal", "error", "warn", "info", "debug", "silent"];
 
 /** Resolves the serve settings: explicit options over `LLMUX_*` environment over defaults. */
 export function resolveServeConfig(opts: Partial<{ host: string; port: number; home: string; requireApiKey: boolean; insecureNoAuth: boolean }> & {
@@ -60,19 +61,25 @@ export function resolveServeConfig(opts: Partial<{ host: string; port: number; h
 } = {}): ServeConfig {
   const env = process.env;
   const engineDefaults = defaultEngineConfig();
+  const cpus = engineDefaults.threads;
+  const threads = opts.engine?.threads ?? envInt(env, "LLMUX_THREADS", 1, cpus, " (this machine's CPUs)") ?? engineDefaults.threads;
+  // More llama.cpp threads than CPUs stalls every model: refused whether it came from a flag or the environment.
+  if (threads > cpus) throw new Error(`--threads must be at most ${cpus} (this machine's CPUs), not ${threads}`);
+  const logLevel = env.LLMUX_LOG_LEVEL?.trim() || "info";
+  if (!LOG_LEVELS.includes(logLevel as ServeConfig["logLevel"])) throw new Error(`LLMUX_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, not '${logLevel.slice(0, 40)}'`);
   return {
     host: opts.host ?? env.LLMUX_HOST ?? "127.0.0.1",
-    port: opts.port ?? int(env.LLMUX_PORT) ?? DEFAULT_PORT,
+    port: opts.port ?? envInt(env, "LLMUX_PORT", 0, 65535) ?? DEFAULT_PORT,
     home: opts.home ?? defaultHome(),
     engine: {
-      threads: opts.engine?.threads ?? int(env.LLMUX_THREADS) ?? engineDefaults.threads,
-      parallel: opts.engine?.parallel ?? int(env.LLMUX_PARALLEL) ?? engineDefaults.parallel,
-      contextSize: opts.engine?.contextSize ?? int(env.LLMUX_CONTEXT_SIZE) ?? engineDefaults.contextSize,
+      threads,
+      parallel: opts.engine?.parallel ?? envInt(env, "LLMUX_PARALLEL", 1, 64) ?? engineDefaults.parallel,
+      contextSize: opts.engine?.contextSize ?? envInt(env, "LLMUX_CONTEXT_SIZE", 64, 1_048_576) ?? engineDefaults.contextSize,
       useMmap: opts.engine?.useMmap ?? (env.LLMUX_MMAP === "1" ? true : engineDefaults.useMmap),
     },
     bodyLimit: 8 * 1024 * 1024,
     shutdownGraceMs: 10_000,
-    logLevel: (env.LLMUX_LOG_LEVEL as ServeConfig["logLevel"]) ?? "info",
+    logLevel: logLevel as ServeConfig["logLevel"],
     audit: env.LLMUX_AUDIT !== "off",
     requireApiKey: opts.requireApiKey ?? (env.LLMUX_REQUIRE_API_KEY === "1" || env.LLMUX_REQUIRE_API_KEY === "true"),
     insecureNoAuth: opts.insecureNoAuth ?? false,

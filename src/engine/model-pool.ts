@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import type { EngineConfig } from "../config.js";
 import { LlmuxError } from "../errors/llmux-error.js";
 import { withSpan } from "../observability/tracing-spans.js";
@@ -351,7 +352,8 @@ export class ModelPool {
     const own = this.options.modelSettings?.(info.id) ?? {};
     const context = own.context_size ?? this.engine.contextSize;
     const contextSize = Math.min(context, info.contextLength || context);
-    const threads = own.threads ?? this.engine.threads;
+    // A stored setting from another machine (or from before the API capped it) never oversubscribes this one.
+    const threads = Math.min(own.threads ?? this.engine.threads, Math.max(1, availableParallelism()));
     const common = { modelPath: info.path, contextSize, threads, useMmap: this.engine.useMmap, vocabSize: info.vocabSize };
     if (kind === "embedding") return { kind, options: common }; // one sequence, on the CPU (the embedding runner's design)
     return {

@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { resolveServeConfig, DEFAULT_PORT } from "../../src/config.js";
+import { defaultPoolSettings } from "../../src/engine/pool/pool-settings.js";
 import { makeHome } from "../helpers/server.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -115,6 +116,33 @@ describe("llmux serve", () => {
 });
 
 describe("configuration precedence", () => {
+  it("a malformed environment value stops the start with a message naming it, as the matching flag does", () => {
+    const saved = { ...process.env };
+    const cpus = availableParallelism();
+    try {
+      for (const [name, value, message] of [
+        ["LLMUX_PORT", "abc", /LLMUX_PORT must be a whole number from 0 to 65535, not 'abc'/],
+        ["LLMUX_PORT", "70000", /LLMUX_PORT must be/],
+        ["LLMUX_THREADS", "-1", /LLMUX_THREADS must be a whole number from 1/],
+        ["LLMUX_THREADS", String(cpus + 1), /LLMUX_THREADS must be a whole number from 1 to \d+ \(this machine's CPUs\)/],
+        ["LLMUX_PARALLEL", "0", /LLMUX_PARALLEL must be/],
+        ["LLMUX_LOG_LEVEL", "loud", /LLMUX_LOG_LEVEL must be one of/],
+      ] as const) {
+        process.env = { ...saved, [name]: value };
+        assert.throws(() => resolveServeConfig(), message, `${name}=${value}`);
+      }
+      process.env = { ...saved };
+      assert.throws(() => resolveServeConfig({ engine: { threads: cpus + 1 } }), /--threads must be at most/);
+      for (const [name, value] of [["LLMUX_POOL_BUDGET", "garbage"], ["LLMUX_MAX_MODELS", "-4"], ["LLMUX_KEEP_ALIVE", "abc"]] as const) {
+        assert.throws(() => defaultPoolSettings({ [name]: value }), new RegExp(name), `${name}=${value}`);
+      }
+      assert.deepEqual(defaultPoolSettings({ LLMUX_POOL_BUDGET: "50%", LLMUX_MAX_MODELS: "2", LLMUX_KEEP_ALIVE: "" }), { budget: "50%", maxModels: 2, keepAliveS: 300, pinned: [] });
+    } finally {
+      process.env = saved;
+    }
+  });
+
+
   it("flags beat environment, which beats defaults", () => {
     const saved = { ...process.env };
     try {

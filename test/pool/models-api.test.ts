@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -34,6 +35,9 @@ describe("local models API and per-model settings", () => {
 
   it("context size and slots apply at the next load: visible in the pool, and a longer prompt fails with context_length_exceeded", async () => {
     assert.equal((await chat(s, "tiny")).status, 200);
+    // More threads than CPUs once hung the model's runner (and slowed every other): refused.
+    const tooMany = await put(s, "/admin/models/tiny/settings", { threads: availableParallelism() + 1 });
+    assert.equal(tooMany.status, 400);
     const saved = await json(await put(s, "/admin/models/tiny/settings", { context_size: 256, parallel: 1, threads: 1 }));
     assert.deepEqual(saved, { context_size: 256, parallel: 1, threads: 1 });
     assert.deepEqual(await json(await s.admin("/admin/models/tiny/settings")), saved);

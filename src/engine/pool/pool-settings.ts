@@ -1,3 +1,4 @@
+import { envInt } from "../../util/env.js";
 import { LlmuxError, type FieldError } from "../../errors/llmux-error.js";
 import { isValidModelId } from "../model-registry.js";
 import { parseBudget } from "./memory-budget.js";
@@ -24,11 +25,19 @@ export const POOL_LIMITS = { maxModels: { min: 1, max: 64 }, keepAliveS: { min: 
 
 const KEY = "pool";
 
-/** Defaults: 75% of memory, 4 models, 5 minutes; `LLMUX_POOL_BUDGET`, `LLMUX_MAX_MODELS`, `LLMUX_KEEP_ALIVE` override them. */
+/** Defaults: 75% of memory, 4 models, 5 minutes; `LLMUX_POOL_BUDGET`, `LLMUX_MAX_MODELS`, `LLMUX_KEEP_ALIVE` override them (a malformed value throws, naming it). */
 export function defaultPoolSettings(env: NodeJS.ProcessEnv = process.env): PoolSettingsValue {
-  const budget = env.LLMUX_POOL_BUDGET && "bytes" in parseBudget(env.LLMUX_POOL_BUDGET) ? env.LLMUX_POOL_BUDGET : "75%";
-  const int = (v: string | undefined, d: number) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : d);
-  return { budget, maxModels: Math.max(1, int(env.LLMUX_MAX_MODELS, 4)), keepAliveS: int(env.LLMUX_KEEP_ALIVE, 300), pinned: [] };
+  const raw = env.LLMUX_POOL_BUDGET?.trim();
+  if (raw) {
+    const parsed = parseBudget(raw);
+    if ("error" in parsed) throw new Error(`LLMUX_POOL_BUDGET: ${parsed.error}; not '${raw.slice(0, 40)}'`);
+  }
+  return {
+    budget: raw || "75%",
+    maxModels: envInt(env, "LLMUX_MAX_MODELS", POOL_LIMITS.maxModels.min, POOL_LIMITS.maxModels.max) ?? 4,
+    keepAliveS: envInt(env, "LLMUX_KEEP_ALIVE", POOL_LIMITS.keepAliveS.min, POOL_LIMITS.keepAliveS.max, " seconds") ?? 300,
+    pinned: [],
+  };
 }
 
 /**

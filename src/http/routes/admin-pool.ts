@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { parseBody } from "../../codecs/validation.js";
@@ -15,7 +16,8 @@ const pinBody = z.strictObject({ pinned: z.boolean() });
 const modelSettingsBody = z.strictObject({
   context_size: z.number().int().min(64).max(1_048_576).optional(),
   parallel: z.number().int().min(1).max(64).optional(),
-  threads: z.number().int().min(1).max(1024).optional(),
+  // More llama.cpp threads than CPUs stalls the model and everything else on the machine.
+  threads: z.number().int().min(1).max(Math.max(1, availableParallelism())).optional(),
   gpu_layers: z.number().int().min(0).max(10_000).optional(),
   sampling: z
     .strictObject({
