@@ -196,7 +196,9 @@ export class InferenceTracker implements AbortSource {
       startedAt: this.startedAt,
       ...this.info,
       status,
-      httpStatus: reply.statusCode,
+      // A client that left before any answer was sent got none: 499 (nginx's "client closed
+      // request"), not the 200 Fastify's reply holds by default.
+      httpStatus: status === "cancelled" && !reply.raw.headersSent ? CLIENT_CLOSED_REQUEST : reply.statusCode,
       durationMs: performance.now() - this.t0,
       ttftMs: this.firstTokenAt === null ? null : this.firstTokenAt - this.t0,
       errorType: status === "timeout" ? "timeout" : (err?.code ?? (status === "cancelled" ? "cancelled" : null)),
@@ -215,6 +217,9 @@ export class InferenceTracker implements AbortSource {
     this.request.log.error({ err, request_id: this.request.id }, "lifecycle subscriber failed");
   }
 }
+
+/** The status recorded for a request whose client left before any answer was sent. */
+export const CLIENT_CLOSED_REQUEST = 499;
 
 /** What inference routes need to track requests. */
 export interface InferenceDeps {

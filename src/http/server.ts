@@ -186,7 +186,16 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   // WebSocket routes must be declared after the plugin has loaded: hence the nested plugin. The
   // plugin lives in that scope only: at the root, its two hooks would run on every request.
   void app.register(async (scoped) => {
-    await scoped.register(websocket, { options: { maxPayload: 64 * 1024 } });
+    await scoped.register(websocket, {
+      options: { maxPayload: 64 * 1024 },
+      // A frame a client should not have sent (too large, malformed) closes its socket in `ws`:
+      // one warning line without a stack, not an error-level trace a client could repeat at will.
+      errorHandler: (err, _socket, request) => {
+        const code = (err as { code?: unknown }).code;
+        if (typeof code === "string" && code.startsWith("WS_ERR_")) request.log.warn({ code, request_id: request.id }, "websocket client sent a frame it may not; closed");
+        else request.log.error({ err, request_id: request.id }, "websocket handler failed");
+      },
+    });
     registerAdminAuditRoutes(scoped, deps);
   });
   return app;

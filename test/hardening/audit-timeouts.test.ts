@@ -82,6 +82,23 @@ describe("audit log, timeouts and the request lifecycle", () => {
     assert.equal(row.error_type, "cancelled");
   });
 
+  it("records a client that goes away before any answer as cancelled with HTTP 499, not the 200 it never got", async () => {
+    const id = "client-gone-before-answer-1";
+    const ac = new AbortController();
+    const pending = fetch(`${s.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": id },
+      body: JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "long" }], ...LONG_GENERATION }),
+      signal: ac.signal,
+    }).catch(() => undefined);
+    await sleep(300);
+    ac.abort();
+    await pending;
+    const row = await rowFor(s, id);
+    assert.equal(row.status, "cancelled");
+    assert.equal(row.http_status, 499);
+  });
+
   it("a bad request is counted too, as an error with its code", async () => {
     const res = await fetch(`${s.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", "x-request-id": "bad-1" }, body: "{}" });
     assert.equal(res.status, 400);
@@ -161,7 +178,7 @@ describe("audit log, timeouts and the request lifecycle", () => {
 
     const stats = (await (await s.admin(`/admin/audit/stats`)).json()) as { total: number; byStatus: Record<string, number>; latencyMs: { p50: number }; tokens: { total: number } };
     assert.ok(stats.total >= 9);
-    assert.ok(stats.byStatus.success >= 6 && stats.byStatus.timeout === 2 && stats.byStatus.cancelled === 1 && stats.byStatus.error === 1);
+    assert.ok(stats.byStatus.success >= 6 && stats.byStatus.timeout === 2 && stats.byStatus.cancelled === 2 && stats.byStatus.error === 1);
     assert.ok(stats.latencyMs.p50 > 0 && stats.tokens.total > 0);
 
     const jsonl = await (await s.admin(`/admin/audit/export?format=jsonl`)).text();
@@ -192,6 +209,22 @@ describe("audit log, timeouts and the request lifecycle", () => {
     for (let i = 0; i < 100 && !messages.some((m) => m.row?.request_id === id); i++) await sleep(20);
     ws.close();
     assert.ok(messages.some((m) => m.type === "audit_row" && m.row?.request_id === id));
+  });
+
+  it("a client frame over the live feed's 64 KiB limit closes the socket (1009) with one warning, not an error-level stack", async () => {
+    const ws = new WebSocket(`${s.url.replace("http", "ws")}/admin/audit/live`, { headers: s.adminHeaders() });
+    const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+    });
+    ws.send("x".repeat(70 * 1024));
+    assert.equal(await closed, 1009);
+    for (let i = 0; i < 50 && !s.log().includes("WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"); i++) await sleep(20);
+    const lines = s.log().split("\n").filter((l) => l.includes("WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"));
+    assert.equal(lines.length, 1, s.log().slice(-2000));
+    assert.match(lines[0]!, /"level":40/);
+    assert.doesNotMatch(lines[0]!, /"stack"/);
   });
 
   it("ends the live feed of an admin who signs out or loses the role, and sends them no row after", async () => {
