@@ -27,10 +27,13 @@ export interface PromptSpec {
 }
 
 /** Parses `short|medium|long|N`; throws on anything else. */
+/** The longest prompt a bench builds: the largest context llmux loads (a larger one only fills memory). */
+export const MAX_PROMPT_TOKENS = 1_048_576;
+
 export function parsePromptSpec(value: string): PromptSpec {
   const named = (PROMPT_SIZES as Record<string, number>)[value];
-  const tokens = named ?? (/^\d+$/.test(value) && Number(value) >= 1 ? Number(value) : NaN);
-  if (!Number.isFinite(tokens)) throw new Error(`--prompt must be short, medium, long or a positive token count, not '${value}'`);
+  const tokens = named ?? (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= MAX_PROMPT_TOKENS ? Number(value) : NaN);
+  if (!Number.isFinite(tokens)) throw new Error(`--prompt must be short, medium, long or a token count from 1 to ${MAX_PROMPT_TOKENS}, not '${value.slice(0, 40)}'`);
   const filler = Math.max(1, Math.round((tokens - FIXED_TOKENS) * WORDS_PER_TOKEN));
   return { spec: value, approxTokens: tokens, words: FIXED_WORDS + filler };
 }

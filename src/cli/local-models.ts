@@ -31,6 +31,7 @@ export async function listLocalModels(home: string): Promise<string> {
 /** `llmux ps`: what a running server holds, from `GET /admin/pool`. */
 export async function listLoaded(client: ServerClient): Promise<string> {
   const st = await client.request<PoolStatus>("GET", "/admin/pool");
+  if (!Array.isArray(st?.models)) throw new ServerError(200, "not_llmux", `${client.url} answered GET /admin/pool without a model list: is it an llmux server?`);
   const ago = (t: number) => `${Math.max(0, Math.round((Date.now() - t) / 1000))}s ago`;
   const rows = [["NAME", "KIND", "STATE", "ESTIMATE", "RSS", "SLOTS", "CONTEXT", "REQUESTS", "LAST USED", "PINNED"]];
   for (const m of st.models) {

@@ -52,6 +52,10 @@ export class ServerClient {
       const hint = res.status === 401 || res.status === 403 ? " (set LLMUX_API_KEY or pass --api-key)" : "";
       throw new ServerError(res.status, p?.code ?? p?.error?.code, `${detail}${hint}`);
     }
+    // Something else on the port (another server, a proxy's page): say so instead of failing on its shape later.
+    if (text && (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))) {
+      throw new ServerError(res.status, "not_llmux", `${this.url} answered ${method} ${path} with something other than llmux's JSON: is it an llmux server?`);
+    }
     return parsed as T;
   }
 }

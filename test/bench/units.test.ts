@@ -66,6 +66,9 @@ describe("prompt", () => {
     assert.equal(parsePromptSpec("100").approxTokens, 100);
     assert.throws(() => parsePromptSpec("huge"), /--prompt/);
     assert.throws(() => parsePromptSpec("0"), /--prompt/);
+    // Unbounded, 400000000 filled 1.7 GB before failing with "Invalid array length".
+    assert.throws(() => parsePromptSpec("400000000"), /token count from 1 to 1048576/);
+    assert.equal(parsePromptSpec("1048576").approxTokens, 1_048_576);
     const b = new PromptBuilder(parsePromptSpec("medium"));
     assert.equal(b.prompt(3).split(" ").length, parsePromptSpec("medium").words);
     assert.equal(b.prompt(3), new PromptBuilder(parsePromptSpec("medium")).prompt(3));

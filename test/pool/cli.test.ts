@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { listLoaded } from "../../src/cli/local-models.js";
 import { ServerClient } from "../../src/cli/server-client.js";
 import { LONG_GENERATION, startTestServer, type TestServer } from "../helpers/server.js";
 import { chat, until } from "./helpers.js";
@@ -138,6 +139,18 @@ describe("llmux ls, ps and rm", () => {
 });
 
 describe("the CLI's server client", () => {
+  it("says a server that answers 200 with something other than llmux's JSON is not llmux (not a TypeError)", async () => {
+    const bodies = ["<html>hello</html>", "[]", "{}"];
+    const srv = createServer((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end(bodies.shift()));
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    try {
+      for (let i = 0; i < 3; i++) await assert.rejects(listLoaded(new ServerClient({ url })), /is it an llmux server\?/);
+    } finally {
+      await new Promise((r) => srv.close(r));
+    }
+  });
+
   it("sends the API key as a bearer token (flag over LLMUX_API_KEY) and turns problems into messages", async () => {
     const seen: (string | undefined)[] = [];
     const srv = createServer((req, res) => {

@@ -147,6 +147,11 @@ describe("API keys with the official SDKs (keys required)", () => {
     assert.equal(((await bad.json()) as { errors: { field: string }[] }).errors[0]!.field, "rpm");
     const past = await s.admin("/api/keys", { method: "POST", headers: JSON_HEADERS, body: JSON.stringify({ name: "x", expires_at: 1000 }) });
     assert.equal(past.status, 400);
+    const nul = await s.admin("/api/keys", { method: "POST", headers: JSON_HEADERS, body: JSON.stringify({ name: "a\u0000b" }) });
+    assert.equal(nul.status, 400);
+    assert.equal(((await nul.json()) as { errors: { field: string }[] }).errors[0]!.field, "name");
+    const nulEmail = await fetch(`${s.url}/api/auth/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "a\u0000b@example.com", password: "long-enough-password" }) });
+    assert.equal(nulEmail.status, 400, "control characters in an email are refused");
     assert.equal((await s.admin(`/api/keys/key_000000000000000000000000`, { method: "DELETE" })).status, 404);
     assert.equal((await s.admin(`/api/keys/${key.id}`, { method: "DELETE" })).status, 204);
   });

@@ -8,7 +8,8 @@ import type { UsageRepository } from "../../store/usage-repo.js";
 
 const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:\/@+-]{0,255}$/;
 const createBody = z.strictObject({
-  name: z.string().trim().min(1).max(128),
+  // Shown in lists, logs' neighbours and CSV exports: no control characters (NUL included).
+  name: z.string().trim().min(1).max(128).regex(/^\P{Cc}*$/u, "must not hold control characters"),
   expires_at: z.number().int().positive().nullable().optional(),
   allowed_models: z.array(z.string().regex(MODEL_ID, "must be a model id")).min(1).max(256).nullable().optional(),
   rpm: z.number().int().min(1).max(1_000_000).nullable().optional(),

@@ -7,8 +7,8 @@ import { LlmuxError } from "../../errors/llmux-error.js";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../security/passwords.js";
 import { toUserView } from "../../store/users-repo.js";
 
-/** Deliberately loose (one @, no spaces, a dot in the domain): the address is a login name, not mailed to. */
-export const EMAIL_RE = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;
+/** Deliberately loose (one @, no spaces or control characters, a dot in the domain): the address is a login name, not mailed to. */
+export const EMAIL_RE = /^[^\s@\p{Cc}]{1,64}@[^\s@\p{Cc}]+\.[^\s@\p{Cc}]+$/u;
 export const emailSchema = z.string().max(254).regex(EMAIL_RE, "must be an email address");
 export const passwordSchema = z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH);
 
