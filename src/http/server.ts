@@ -19,6 +19,7 @@ import type { AuditRepository } from "../store/audit-repo.js";
 import type { UsageRepository } from "../store/usage-repo.js";
 import type { ProvidersRepository } from "../store/providers-repo.js";
 import "./gateway.js"; // declares request.rawBody
+import { answerClientError } from "./client-error.js";
 import { sendNoRoute } from "./no-route.js";
 import { frameworkProblem, sendProblem, toLlmuxError } from "./problem.js";
 import { requestIdFor } from "./request-id.js";
@@ -120,6 +121,8 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
     childLoggerFactory: lazyChildLogger,
     // A URL the router cannot take apart never reaches the hooks: answered as a problem like
     // any other refusal, with the request id and the security headers the hooks would have set.
+    // A request Node's parser refuses (oversized headers, bad framing) gets a problem body too.
+    clientErrorHandler: answerClientError,
     frameworkErrors: (err, request, reply) => {
       reply.header("x-request-id", request.id);
       reply.headers(securityHeaders());

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -116,6 +117,32 @@ describe("bad input on /v1 gives problems the OpenAI SDK understands", () => {
     }
     const utf8 = await fetch(`${s.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json; charset=UTF-8", "content-encoding": "identity" }, body: "{" });
     assert.equal(utf8.status, 400, "UTF-8 and identity are read as usual (here: bad JSON)");
+  });
+
+  it("a request Node's HTTP parser refuses (oversized headers, two Content-Lengths) → a problem body, then the connection closes", async () => {
+    const { port } = new URL(s.url);
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = connect(Number(port), "127.0.0.1", () => sock.end(request));
+        let out = "";
+        sock.on("data", (d) => (out += d.toString("latin1")));
+        sock.on("close", () => resolve(out));
+        sock.on("error", reject);
+      });
+    for (const [request, status, code] of [
+      [`GET /v1/models HTTP/1.1\r\nHost: x\r\nx-big: ${"a".repeat(20_000)}\r\n\r\n`, 431, "headers_too_large"],
+      ["POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400, "bad_http"],
+    ] as const) {
+      const answer = await raw(request);
+      const [head, body] = answer.split("\r\n\r\n");
+      assert.match(head!, new RegExp(`^HTTP/1.1 ${status} `));
+      assert.match(head!, /content-type: application\/problem\+json/i);
+      assert.match(head!, /x-content-type-options: nosniff/i);
+      const problem = JSON.parse(body!) as { code: string; status: number; request_id: string };
+      assert.equal(problem.code, code);
+      assert.equal(problem.status, status);
+      assert.match(head!, new RegExp(`x-request-id: ${problem.request_id}`));
+    }
   });
 
   it("a URL the router cannot take apart → a problem with a request id, not Fastify's own body", async () => {
