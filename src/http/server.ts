@@ -178,7 +178,7 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   registerApiKeyRoutes(app, deps);
   registerAdminRoutingRoutes(app, deps);
   if (deps.providersRepo) registerAdminProviderRoutes(app, { providersRepo: deps.providersRepo, providers: deps.router.providers });
-  if (deps.hub && deps.downloads) registerHubRoutes(app, { hub: deps.hub, downloads: deps.downloads });
+  if (deps.hub && deps.downloads) registerHubRoutes(app, { hub: deps.hub, downloads: deps.downloads, auth: deps.auth });
   if (deps.hubToken) registerHubTokenRoutes(app, { hubToken: deps.hubToken });
   if (deps.pool && deps.modelSettings) {
     registerAdminPoolRoutes(app, { pool: deps.pool, registry: deps.registry, modelSettings: deps.modelSettings });

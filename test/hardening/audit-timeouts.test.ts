@@ -97,6 +97,14 @@ describe("audit log, timeouts and the request lifecycle", () => {
     const row = await rowFor(s, id);
     assert.equal(row.status, "cancelled");
     assert.equal(row.http_status, 499);
+    // Its generation was cancelled too: the slot is free for the tests after this one.
+    const runner = s.app.pool.list()[0]!.runner;
+    let busy = (await runner.stats()).busySlots;
+    for (let i = 0; i < 100 && busy > 0; i++) {
+      await sleep(20);
+      busy = (await runner.stats()).busySlots;
+    }
+    assert.equal(busy, 0);
   });
 
   it("a bad request is counted too, as an error with its code", async () => {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { AccessWatch } from "../../auth/access-watch.js";
 import type { AuthService } from "../../auth/auth-service.js";
 import { z } from "zod";
 import type { AuditWriter } from "../../audit/audit-writer.js";
@@ -46,9 +47,6 @@ const csvCell = (v: unknown): string => {
  * export as JSONL or CSV (streamed from the database in chunks), and a WebSocket
  * feed of new rows.
  */
-/** How old (ms) the live feed's last check of its admin may be before rows are sent. */
-const LIVE_RECHECK_MS = 1000;
-
 export function registerAdminAuditRoutes(app: FastifyInstance, deps: { auditRepo: AuditRepository; auditWriter: AuditWriter; auth: AuthService }): void {
   app.get("/admin/audit", { config: { auth: "admin" } }, async (request) => {
     const q = parseBody(listQuery, request.query);
@@ -73,30 +71,21 @@ export function registerAdminAuditRoutes(app: FastifyInstance, deps: { auditRepo
   });
 
   app.get("/admin/audit/live", { websocket: true, config: { auth: "admin" } }, (socket, request) => {
-    const principal = request.principal;
-    // The handshake was an admin's; a sign-out, a disabled account or a lost admin role must end
-    // the feed too. Asked again before rows go out when the last answer is older than
-    // LIVE_RECHECK_MS, and on a timer so an idle feed closes as well.
-    let checkedAt = Date.now();
+    // The handshake was an admin's; a sign-out, a disabled account or a lost admin role ends the feed too.
+    const watch = new AccessWatch(deps.auth, request.principal, true, () => {
+      if (socket.readyState === socket.OPEN) socket.close(1008, "access revoked");
+    });
     let queue: Promise<void> = Promise.resolve();
-    const holds = async (): Promise<boolean> => {
-      checkedAt = Date.now();
-      const ok = principal !== undefined && (await deps.auth.stillHolds(principal, true).catch(() => false));
-      if (!ok && socket.readyState === socket.OPEN) socket.close(1008, "access revoked");
-      return ok;
-    };
     const send = (rows: AuditRow[]) => {
       // Chained, so batches keep their order while a check is pending.
       queue = queue.then(async () => {
-        if (Date.now() - checkedAt > LIVE_RECHECK_MS && !(await holds())) return;
+        if (!(await watch.fresh())) return;
         for (const row of rows) if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: "audit_row", row }));
       });
     };
-    const timer = setInterval(() => void holds(), LIVE_RECHECK_MS * 5);
-    timer.unref();
     deps.auditWriter.on("rows", send);
     socket.on("close", () => {
-      clearInterval(timer);
+      watch.stop();
       deps.auditWriter.off("rows", send);
     });
     socket.send(JSON.stringify({ type: "hello" }));

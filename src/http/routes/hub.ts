@@ -1,5 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import { AccessWatch } from "../../auth/access-watch.js";
+import type { AuthService } from "../../auth/auth-service.js";
 import { parseBody } from "../../codecs/validation.js";
 import type { DownloadManager, DownloadProgress, DownloadState } from "../../hub/downloader.js";
 import type { HubClient } from "../../hub/hub-client.js";
@@ -26,7 +28,7 @@ const TERMINAL = new Set<DownloadState>(["done", "failed", "cancelled"]);
  * The hub and download admin API: search the hub, list a repo's GGUF files by
  * quantization, and start / follow / pause / resume / cancel downloads into the models folder.
  */
-export function registerHubRoutes(app: FastifyInstance, deps: { hub: HubClient; downloads: DownloadManager }): void {
+export function registerHubRoutes(app: FastifyInstance, deps: { hub: HubClient; downloads: DownloadManager; auth: Pick<AuthService, "stillHolds"> }): void {
   const admin = { config: { auth: "admin" as const } };
 
   app.get("/api/hub/search", admin, async (request) => {
@@ -70,16 +72,23 @@ export function registerHubRoutes(app: FastifyInstance, deps: { hub: HubClient; 
     const sse = new SseWriter(request, reply);
     const onClose = () => wake?.();
     reply.raw.once("close", onClose);
+    // A download can stream for an hour: a signed-out or demoted admin stops receiving it.
+    let revoked = false;
+    const watch = new AccessWatch(deps.auth, request.principal, true, () => {
+      revoked = true;
+      wake?.();
+    });
     try {
       for (;;) {
-        while (queue.length === 0 && !sse.closed) await new Promise<void>((r) => (wake = r));
+        while (queue.length === 0 && !sse.closed && !revoked) await new Promise<void>((r) => (wake = r));
         wake = undefined;
-        if (sse.closed) break;
+        if (sse.closed || revoked || !(await watch.fresh())) break;
         const p = queue.shift()!;
         await sse.write(`event: progress\ndata: ${JSON.stringify(p)}\n\n`);
         if (TERMINAL.has(p.state)) break;
       }
     } finally {
+      watch.stop();
       deps.downloads.off("progress", onProgress);
       reply.raw.off("close", onClose);
       sse.end();
