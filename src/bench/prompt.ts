@@ -26,10 +26,10 @@ export interface PromptSpec {
   words: number;
 }
 
-/** Parses `short|medium|long|N`; throws on anything else. */
 /** The longest prompt a bench builds: the largest context llmux loads (a larger one only fills memory). */
 export const MAX_PROMPT_TOKENS = 1_048_576;
 
+/** Parses `short|medium|long|N`; throws on anything else. */
 export function parsePromptSpec(value: string): PromptSpec {
   const named = (PROMPT_SIZES as Record<string, number>)[value];
   const tokens = named ?? (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= MAX_PROMPT_TOKENS ? Number(value) : NaN);

@@ -119,10 +119,10 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
     // A request's child logger is made when something logs through it: most requests never
     // do (the access log below writes its own line), and making one each time cost ~1% of CPU.
     childLoggerFactory: lazyChildLogger,
-    // A URL the router cannot take apart never reaches the hooks: answered as a problem like
-    // any other refusal, with the request id and the security headers the hooks would have set.
     // A request Node's parser refuses (oversized headers, bad framing) gets a problem body too.
     clientErrorHandler: answerClientError,
+    // A URL the router cannot take apart never reaches the hooks: answered as a problem like
+    // any other refusal, with the request id and the security headers the hooks would have set.
     frameworkErrors: (err, request, reply) => {
       reply.header("x-request-id", request.id);
       reply.headers(securityHeaders());

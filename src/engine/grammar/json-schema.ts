@@ -58,8 +58,7 @@ function translate(node: unknown, path: string, errors: FieldError[]): Json {
         if (types.some((t) => typeof t !== "string")) errors.push({ field: at, message: "type must be a string or an array of strings" });
         else if (types.length === 0 || types.some((t) => !JSON_TYPES.has(t as string))) {
           errors.push({ field: at, message: `type must name JSON types (${[...JSON_TYPES].join(", ")})` });
-        }
-        else if (types.length > 1 && types.some((t) => !IMMUTABLE.has(t as string))) {
+        } else if (types.length > 1 && types.some((t) => !IMMUTABLE.has(t as string))) {
           errors.push({ field: at, message: "a list of types may only hold string, number, integer, boolean, null" });
         } else out.type = value;
         break;

@@ -47,7 +47,7 @@ const csvCell = (v: unknown): string => {
  * export as JSONL or CSV (streamed from the database in chunks), and a WebSocket
  * feed of new rows.
  */
-export function registerAdminAuditRoutes(app: FastifyInstance, deps: { auditRepo: AuditRepository; auditWriter: AuditWriter; auth: AuthService }): void {
+export function registerAdminAuditRoutes(app: FastifyInstance, deps: { auditRepo: AuditRepository; auditWriter: AuditWriter; auth: Pick<AuthService, "stillHolds"> }): void {
   app.get("/admin/audit", { config: { auth: "admin" } }, async (request) => {
     const q = parseBody(listQuery, request.query);
     const items = await deps.auditRepo.list(toFilter(q), { limit: q.limit, before: q.before });
