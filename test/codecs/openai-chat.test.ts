@@ -91,6 +91,23 @@ describe("OpenAI chat codec", () => {
     assert.equal(request.messages[3].toolCallId, "call_1");
   });
 
+  it("accepts the fields the current SDK types list (cache key, safety id, obfuscation, xhigh effort), and refuses verbosity by name", () => {
+    const { request } = decodeOpenAIChat({
+      model: "tiny",
+      messages: [{ role: "user", content: "hi" }],
+      prompt_cache_key: "conversation-1",
+      safety_identifier: "user-hash",
+      stream: true,
+      stream_options: { include_usage: true, include_obfuscation: false },
+      reasoning_effort: "xhigh",
+    });
+    assert.deepEqual(request.reasoning, { enabled: true });
+    assert.throws(
+      () => decodeOpenAIChat({ model: "tiny", messages: [{ role: "user", content: "hi" }], verbosity: "low" }),
+      (err: unknown) => err instanceof LlmuxError && err.status === 400 && /verbosity is not supported/.test(err.detail),
+    );
+  });
+
   it("lists every invalid field at once", () => {
     try {
       decodeOpenAIChat({ model: 5, messages: "no", temperature: -1 });

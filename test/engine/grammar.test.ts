@@ -38,6 +38,13 @@ describe("JSON schema → grammar schema", () => {
     }
   });
 
+  it("accepts the safe-integer range zod writes for .int() (a grammar's integers always hold it), and no tighter bound", () => {
+    const int = { type: "integer", minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER };
+    assert.deepEqual(toGrammarSchema({ type: "object", properties: { n: int }, required: ["n"] }, "s"), { type: "object", properties: { n: { type: "integer" } }, required: ["n"] });
+    assert.throws(() => toGrammarSchema({ type: "integer", minimum: 0 }, "s"), /keyword 'minimum' is not supported/);
+    assert.throws(() => toGrammarSchema({ type: "number", maximum: Number.MAX_SAFE_INTEGER }, "s"), /keyword 'maximum' is not supported/);
+  });
+
   // Each of these once compiled to a grammar that ignored the mistake (`type: "bogus"` produced "null").
   for (const [what, schema, field] of [
     ["an unknown type", { type: "bogus" }, "schema.type"],
@@ -71,6 +78,8 @@ describe("GBNF wrapping of node-llama-cpp's grammar", () => {
     assert.doesNotMatch(gbnf, /\\n\\n\\n\\n/);
     assert.match(gbnf, /^integer-number-rule ::= [^\n]*$/m);
     assert.doesNotMatch(gbnf.match(/^integer-number-rule ::= .*$/m)![0], /eE/);
+    // At most 15 digits: safe integers only, so zod's `.int()` range always holds.
+    assert.match(gbnf.match(/^integer-number-rule ::= .*$/m)![0], /\[1-9\] \[0-9\]\{0,14\}/);
     assert.match(gbnf, /\[eE\] \[-\+\]\? \[0-9\]\{1,2\}/);
     await llama.createGrammar({ grammar: gbnf });
     const free = wrapJsonGrammar((await llama.createGrammarForJsonSchema(ANY_JSON_OBJECT as never)).grammar, "", "");

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Ajv from "ajv";
 import OpenAI from "openai";
+import { zodResponseFormat } from "openai/helpers/zod";
+import { z } from "zod";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const ajv = new Ajv({ strict: false });
@@ -135,6 +137,14 @@ describe("tools, structured output and reasoning on the real engine", () => {
       assert.ok(validate(value), `seed ${seed}: ${JSON.stringify(validate.errors)} in ${text}`);
       assert.equal(res.choices[0].finish_reason, "stop");
     }
+  });
+
+  it("the SDK's parse() with a zod schema of integers works (zod writes .int() as the safe-integer range)", async () => {
+    const Answer = z.object({ count: z.number().int(), label: z.string().max(20) });
+    const res = await s.openai.chat.completions.parse({ model: "tiny", messages: user("Count"), response_format: zodResponseFormat(Answer, "answer"), seed: 4, max_tokens: 200 });
+    const parsed = res.choices[0]!.message.parsed;
+    assert.ok(parsed, "parsed by the SDK");
+    assert.ok(Number.isSafeInteger(parsed.count));
   });
 
   it("json_object output is a JSON object", async () => {

@@ -69,6 +69,9 @@ export const chatCompletionSchema = z.strictObject({
   ...samplingFields,
   n: z.literal(1).nullable().optional(),
   user: z.string().max(256).optional(),
+  // Identifiers for the provider's own caching and abuse tracking: accepted like `user`, nothing to do here.
+  prompt_cache_key: z.string().max(1024).nullable().optional(),
+  safety_identifier: z.string().max(256).nullable().optional(),
   logprobs: z.literal(false).nullable().optional(),
   metadata: z.record(z.string(), z.string()).nullable().optional(),
   store: z.literal(false).nullable().optional(),
@@ -76,7 +79,7 @@ export const chatCompletionSchema = z.strictObject({
   tool_choice: toolChoice.optional(),
   parallel_tool_calls: z.boolean().optional(),
   response_format: responseFormat.optional(),
-  reasoning_effort: z.enum(["none", "minimal", "low", "medium", "high"]).nullable().optional(),
+  reasoning_effort: z.enum(["none", "minimal", "low", "medium", "high", "xhigh", "max"]).nullable().optional(),
 });
 
 /** Fields of the OpenAI API that llmux does not (yet) honour: rejected by name, never ignored. */
@@ -90,6 +93,7 @@ const UNSUPPORTED: Record<string, string> = {
   prediction: "predicted outputs are not supported",
   web_search_options: "web search is not supported",
   service_tier: "service tiers do not exist on this server",
+  verbosity: "verbosity is not supported: llmux cannot steer how long a model answers",
 };
 
 export type OpenAIChatBody = z.infer<typeof chatCompletionSchema>;

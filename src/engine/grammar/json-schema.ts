@@ -80,6 +80,13 @@ function translate(node: unknown, path: string, errors: FieldError[]): Json {
       case "maxProperties":
         out[key] = value;
         break;
+      case "minimum":
+      case "maximum":
+        // Zod writes `.int()` as the safe-integer range. Integers under a grammar have at most 15
+        // digits (gbnf.ts), so that range always holds; any tighter bound cannot be enforced.
+        if (node.type === "integer" && (key === "minimum" ? value === -Number.MAX_SAFE_INTEGER : value === Number.MAX_SAFE_INTEGER)) break;
+        errors.push({ field: at, message: `keyword '${key}' is not supported` });
+        break;
       case "format":
         if (typeof value === "string" && FORMATS.has(value)) out.format = value;
         else errors.push({ field: at, message: `format '${String(value)}' is not supported (only date-time, time, date)` });
