@@ -82,8 +82,8 @@ export class LocalBackend implements ChatBackend {
           if (asCall) {
             calls = 1;
             yield* asCall;
-          } else for (const e of [...parser.push(text), ...parser.end()]) yield e;
-        } else for (const e of parser.end()) if (keep(e)) yield e;
+          } else for (const e of [...parser.push(text), ...parser.end(ev.finish === "length")]) yield e;
+        } else for (const e of parser.end(ev.finish === "length")) if (keep(e)) yield e;
         yield { type: "usage", usage: { promptTokens: ev.promptTokens, completionTokens: ev.completionTokens } };
         const reason = calls > 0 && ev.finish !== "length" ? "tool_calls" : ev.finish;
         yield { type: "finish", reason, stopSequence: reason === "stop_sequence" ? ev.stopSequence : undefined };

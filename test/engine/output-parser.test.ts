@@ -5,10 +5,10 @@ import { OutputParser, parseWholeAnswerCall } from "../../src/engine/output/outp
 import { toolCallFormatFor } from "../../src/engine/output/tool-format.js";
 
 /** Feeds text in small pieces (markers split across chunks) and merges the events. */
-function run(parser: OutputParser, text: string, chunk = 3): ChatEvent[] {
+function run(parser: OutputParser, text: string, chunk = 3, cutOff = false): ChatEvent[] {
   const events: ChatEvent[] = [];
   for (let i = 0; i < text.length; i += chunk) events.push(...parser.push(text.slice(i, i + chunk)));
-  events.push(...parser.end());
+  events.push(...parser.end(cutOff));
   const merged: ChatEvent[] = [];
   for (const e of events) {
     const last = merged.at(-1);
@@ -60,6 +60,19 @@ describe("OutputParser", () => {
     assert.deepEqual(run(p, "<tool_call>{not json</tool_call>"), [{ type: "text", text: "<tool_call>{not json</tool_call>" }]);
     const q = new OutputParser({ reasoning: false, startInReasoning: false, tools: "hermes" });
     assert.deepEqual(run(q, "<tool_call>{\"name\": \"cut"), [{ type: "text", text: "<tool_call>{\"name\": \"cut" }]);
+  });
+
+  it("a call the token limit cut short stays a call (name, arguments so far), never template markup as text", () => {
+    const hermes = () => new OutputParser({ reasoning: false, startInReasoning: false, tools: "hermes" });
+    assert.deepEqual(run(hermes(), '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Par', 3, true), [
+      { type: "tool_call_start", index: 0, id: "ID", name: "get_weather" },
+      { type: "tool_call_delta", index: 0, argumentsDelta: '{"city": "Par' },
+      { type: "tool_call_end", index: 0 },
+    ]);
+    assert.deepEqual(run(hermes(), '<tool_call>\n{"name": "get_wea', 3, true), [], "cut before the name is whole: nothing to call");
+    assert.deepEqual(run(hermes(), "Sure.<tool_c", 4, true), [{ type: "text", text: "Sure." }], "half a marker is dropped");
+    // Not cut off: the text is given back as before, nothing lost.
+    assert.deepEqual(run(hermes(), "Sure.<tool_c", 4), [{ type: "text", text: "Sure.<tool_c" }]);
   });
 
   it("parses Mistral [TOOL_CALLS] arrays", () => {

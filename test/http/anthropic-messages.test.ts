@@ -13,10 +13,11 @@ const GREEDY = { temperature: 0 } as Record<never, never>;
 
 const user = (content: string): Anthropic.MessageParam[] => [{ role: "user", content }];
 
-/** A message as plain JSON without its per-response id (and the SDK's non-wire `parsed_output`). */
+/** A message as plain JSON without its per-response ids (its own, its tool calls') and the SDK's non-wire `parsed_output`. */
 function comparable(m: unknown): Record<string, unknown> {
   const { id: _id, parsed_output: _p, ...rest } = JSON.parse(JSON.stringify(m)) as Record<string, unknown>;
-  return rest;
+  const content = (rest.content as Record<string, unknown>[] | undefined)?.map((b) => (b.type === "tool_use" ? { ...b, id: "ID" } : b));
+  return content ? { ...rest, content } : rest;
 }
 
 /** Parses a raw SSE body into `[event, data]` pairs. */

@@ -43,6 +43,23 @@ describe("Anthropic tool use on the real engine", () => {
     assert.ok(["end_turn", "max_tokens", "tool_use"].includes(auto.stop_reason ?? ""));
   });
 
+  it("a forced call cut by max_tokens is a tool_use block (stop_reason max_tokens), not <tool_call> text and not a 502", async () => {
+    let uses = 0;
+    for (const max_tokens of [3, 8, 14, 20, 30]) {
+      const msg = await client.messages.create({ model: "tiny", max_tokens, messages: [{ role: "user", content: "Weather in Rome?" }], tools: [weather], tool_choice: { type: "any" } });
+      assert.equal(msg.stop_reason, "max_tokens");
+      for (const block of msg.content) {
+        if (block.type === "text") assert.doesNotMatch(block.text, /tool_c/, `max_tokens ${max_tokens}`);
+        if (block.type === "tool_use") {
+          uses++;
+          assert.equal(block.name, "get_weather");
+          assert.equal(typeof block.input, "object");
+        }
+      }
+    }
+    assert.ok(uses > 0, "some limit fell after the name");
+  });
+
   it("streams input_json_delta pieces that join to the call's input", async () => {
     const stream = client.messages.stream({ model: "tiny", max_tokens: 400, messages: [{ role: "user", content: "Weather?" }], tools: [weather], tool_choice: { type: "any" } });
     let json = "";

@@ -52,6 +52,25 @@ describe("tools, structured output and reasoning on the real engine", () => {
     }
   });
 
+  it("a forced call the token limit cuts short is still a tool call (finish_reason length), never <tool_call> markup as text", async () => {
+    let calls = 0;
+    for (const max_tokens of [3, 8, 14, 20, 30]) {
+      for (const stream of [false, true]) {
+        const req = { model: "tiny", messages: user("Weather in Paris?"), tools: [weather], tool_choice: "required" as const, seed: 2, max_tokens };
+        const choice = stream
+          ? (await s.openai.chat.completions.stream({ ...req, stream: true }).finalChatCompletion()).choices[0]!
+          : (await s.openai.chat.completions.create(req)).choices[0]!;
+        assert.equal(choice.finish_reason, "length", `max_tokens ${max_tokens}`);
+        assert.doesNotMatch(choice.message.content ?? "", /tool_c/, `max_tokens ${max_tokens}, stream ${stream}`);
+        for (const call of choice.message.tool_calls ?? []) {
+          calls++;
+          assert.equal((call as OpenAI.ChatCompletionMessageFunctionToolCall).function.name, "get_weather");
+        }
+      }
+    }
+    assert.ok(calls > 0, "some limit fell after the name: the cut call came back as a call");
+  });
+
   it("a named tool_choice calls that tool among several", async () => {
     const res = await s.openai.chat.completions.create({
       model: "tiny",

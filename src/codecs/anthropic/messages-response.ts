@@ -254,6 +254,7 @@ export class AnthropicStreamEncoder {
 export class AnthropicMessageAccumulator {
   private message: AnthropicMessage | null = null;
   private readonly json = new Map<number, string>();
+  private badInput: LlmuxError | null = null;
 
   add(ev: AnthropicStreamEvent): void {
     if (ev.type === "message_start") {
@@ -277,7 +278,13 @@ export class AnthropicMessageAccumulator {
       }
       case "content_block_stop": {
         const block = m.content[ev.index];
-        if (block.type === "tool_use") block.input = parseToolInput(this.json.get(ev.index) ?? "");
+        if (block.type !== "tool_use") break;
+        try {
+          block.input = parseToolInput(this.json.get(ev.index) ?? "");
+        } catch (err) {
+          // Judged in result(), once the stop reason is known: arguments the token limit cut short are expected.
+          this.badInput ??= err as LlmuxError;
+        }
         break;
       }
       case "message_delta":
@@ -291,8 +298,13 @@ export class AnthropicMessageAccumulator {
     }
   }
 
+  /**
+   * The whole message. A tool call whose arguments are not a JSON object is a 502, unless the
+   * token limit cut it short (`max_tokens`): its `input` then stays `{}`, as far as a client can use it.
+   */
   result(): AnthropicMessage {
     if (!this.message) throw new LlmuxError("internal", "the backend produced no events");
+    if (this.badInput && this.message.stop_reason !== "max_tokens") throw this.badInput;
     return this.message;
   }
 }

@@ -63,18 +63,35 @@ export class OutputParser {
     return out;
   }
 
-  /** End of generation: whatever is pending, as what it most likely was. */
-  end(): ChatEvent[] {
+  /**
+   * End of generation: whatever is pending, as what it most likely was. `cutOff`: the token limit
+   * ended it. A tool call it cut short is then still a tool call (its name, and its arguments as
+   * far as they got, as OpenAI and Anthropic send one), never the model's template markup given
+   * back as text; a call cut before its name, or a marker cut in half, is dropped.
+   */
+  end(cutOff = false): ChatEvent[] {
     const out: ChatEvent[] = [];
     const rest = this.held;
     this.held = "";
-    this.emitText(rest, out);
+    if (!(cutOff && this.mode === "content" && rest && this.markers.some((m) => m.startsWith(rest)))) this.emitText(rest, out);
     if (this.mode === "tool") {
-      if (this.opts.tools === "mistral") this.finishMistral(out);
+      if (cutOff && this.opts.tools === "hermes") this.emitCutCall(this.toolBody, out);
+      else if (this.opts.tools === "mistral") this.finishMistral(out);
       else this.emitContent((this.opts.tools === "hermes" ? HERMES_OPEN : "") + this.toolBody, out);
       this.toolBody = "";
     }
     return out;
+  }
+
+  /** A `{"name": …, "arguments": …` object the token limit cut short: its name and the arguments' text so far. */
+  private emitCutCall(body: string, out: ChatEvent[]): void {
+    const name = /^\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(body)?.[1];
+    if (name === undefined) return;
+    const args = /"(?:arguments|parameters)"\s*:\s*([\s\S]*)$/.exec(body)?.[1] ?? "";
+    const index = this.toolCalls++;
+    out.push({ type: "tool_call_start", index, id: newToolCallId(), name: JSON.parse(`"${name}"`) as string });
+    if (args) out.push({ type: "tool_call_delta", index, argumentsDelta: args });
+    out.push({ type: "tool_call_end", index });
   }
 
   private nextMarker(buf: string): { index: number; marker: string } | null {
