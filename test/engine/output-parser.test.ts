@@ -70,6 +70,7 @@ describe("OutputParser", () => {
       { type: "tool_call_end", index: 0 },
     ]);
     assert.deepEqual(run(hermes(), '<tool_call>\n{"name": "get_wea', 3, true), [], "cut before the name is whole: nothing to call");
+    assert.deepEqual(run(hermes(), '<tool_call>{"name": "a\\u12"', 3, true), [], "a name with a broken escape is no name");
     assert.deepEqual(run(hermes(), "Sure.<tool_c", 4, true), [{ type: "text", text: "Sure." }], "half a marker is dropped");
     // Not cut off: the text is given back as before, nothing lost.
     assert.deepEqual(run(hermes(), "Sure.<tool_c", 4), [{ type: "text", text: "Sure.<tool_c" }]);

@@ -85,11 +85,17 @@ export class OutputParser {
 
   /** A `{"name": …, "arguments": …` object the token limit cut short: its name and the arguments' text so far. */
   private emitCutCall(body: string, out: ChatEvent[]): void {
-    const name = /^\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(body)?.[1];
-    if (name === undefined) return;
+    const raw = /^\s*\{\s*"name"\s*:\s*("(?:[^"\\]|\\.)*")/.exec(body)?.[1];
+    let name: unknown;
+    try {
+      name = raw === undefined ? undefined : JSON.parse(raw);
+    } catch {
+      return; // an escape the model never finished
+    }
+    if (typeof name !== "string") return;
     const args = /"(?:arguments|parameters)"\s*:\s*([\s\S]*)$/.exec(body)?.[1] ?? "";
     const index = this.toolCalls++;
-    out.push({ type: "tool_call_start", index, id: newToolCallId(), name: JSON.parse(`"${name}"`) as string });
+    out.push({ type: "tool_call_start", index, id: newToolCallId(), name });
     if (args) out.push({ type: "tool_call_delta", index, argumentsDelta: args });
     out.push({ type: "tool_call_end", index });
   }
