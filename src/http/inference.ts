@@ -219,7 +219,7 @@ export class InferenceTracker implements AbortSource {
 }
 
 /** The status recorded for a request whose client left before any answer was sent. */
-export const CLIENT_CLOSED_REQUEST = 499;
+const CLIENT_CLOSED_REQUEST = 499;
 
 /** What inference routes need to track requests. */
 export interface InferenceDeps {

@@ -33,7 +33,6 @@ export class OpenAIBackend implements ChatBackend {
     const kind = this.config.kind === "openai-compatible" ? "openai-compatible" : "openai";
     const body = encodeOpenAIChatRequest({ ...request, stream: true }, request.model, { kind });
     const decoder = new OpenAIChatStreamDecoder();
-    let sawFinish = false;
     let done = false;
     const frames = upstreamSse({
       url: providerUrl(this.config.baseUrl, "/chat/completions"),
@@ -47,36 +46,34 @@ export class OpenAIBackend implements ChatBackend {
     for await (const frame of frames) {
       const data = frame.data.trim();
       if (data === "" || done) continue;
-      if (data !== "[DONE]") {
-        let chunk: unknown;
-        try {
-          chunk = JSON.parse(data);
-        } catch {
-          throw this.malformed();
-        }
-        if (chunk === null || typeof chunk !== "object" || Array.isArray(chunk)) throw this.malformed();
-        const { error, choices } = chunk as { error?: unknown; choices?: unknown };
-        if (error) {
-          const quoted = providerMessage(data, this.config.apiKey);
-          throw new LlmuxError("upstream_error", `provider '${this.name}' reported an error mid-stream`, quoted ? { quoted } : {});
-        }
-        if (choices !== undefined && choices !== null && !Array.isArray(choices)) throw this.malformed();
-        if ((choices as { finish_reason?: unknown }[] | undefined)?.some((c) => c?.finish_reason)) sawFinish = true;
-      } else {
+      if (data === "[DONE]") {
         done = true;
+        yield* decoder.decode(data);
+        continue;
+      }
+      // Parsed once: looked into for an in-band error, then decoded.
+      let chunk: unknown;
+      try {
+        chunk = JSON.parse(data);
+      } catch {
+        throw this.malformed();
+      }
+      if ((chunk as { error?: unknown } | null)?.error) {
+        const quoted = providerMessage(data, this.config.apiKey);
+        throw new LlmuxError("upstream_error", `provider '${this.name}' reported an error mid-stream`, quoted ? { quoted } : {});
       }
       let events: ChatEvent[];
       try {
-        events = decoder.decode(data);
+        events = decoder.decodeChunk(chunk);
       } catch {
-        // A chunk of the wrong shape (a field of the wrong type): the provider's fault, not ours.
+        // A chunk of the wrong shape (not an object, a field of the wrong type): the provider's fault, not ours.
         throw this.malformed();
       }
       yield* events;
     }
     if (done || signal.aborted) return;
     // Some compatible servers end the body without `[DONE]`: fine once a finish reason came.
-    if (sawFinish) yield* decoder.decode("[DONE]");
+    if (decoder.finished) yield* decoder.decode("[DONE]");
     else throw new LlmuxError("upstream_error", `provider '${this.name}' ended the stream before finishing`);
   }
 

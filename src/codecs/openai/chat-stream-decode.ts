@@ -45,9 +45,18 @@ export class OpenAIChatStreamDecoder {
    * (not JSON, a field of the wrong type): the caller reports the provider's malformed stream.
    */
   decode(data: string): ChatEvent[] {
-    if (data === "[DONE]") return this.close();
-    const chunk = JSON.parse(data) as Chunk | null;
-    if (chunk === null || typeof chunk !== "object") throw new TypeError("a chat completion chunk must be an object");
+    return data === "[DONE]" ? this.close() : this.decodeChunk(JSON.parse(data));
+  }
+
+  /** Whether a choice has finished (its finish reason is held until `[DONE]`, after usage). */
+  get finished(): boolean {
+    return this.finish !== null;
+  }
+
+  /** Events for one chunk already parsed from its `data:` payload (a caller that had to look inside it first). */
+  decodeChunk(value: unknown): ChatEvent[] {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) throw new TypeError("a chat completion chunk must be an object");
+    const chunk = value as Chunk;
     const out: ChatEvent[] = [];
     if (!this.started) {
       this.started = true;
