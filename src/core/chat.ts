@@ -11,6 +11,14 @@ export type ContentPart =
   | { type: "text"; text: string }
   | { type: "image"; source: { kind: "url"; url: string } | { kind: "base64"; mediaType: string; data: string } };
 
+/**
+ * Reasoning a provider signed or encrypted, kept byte for byte so it can go back to that
+ * provider. Anthropic checks a thinking block's `signature` and refuses a tool loop's next
+ * request without the blocks it sent (or with any of them changed). `signed` repeats the
+ * block's text, which also went out as `reasoning` deltas; `redacted` is opaque.
+ */
+export type ReasoningBlock = { kind: "signed"; text: string; signature: string } | { kind: "redacted"; data: string };
+
 /** A tool call made by the assistant, with arguments as the JSON text the model produced. */
 export interface ToolCall {
   id: string;
@@ -27,6 +35,11 @@ export interface ChatMessage {
   toolCallId?: string;
   /** Assistant messages: reasoning text produced before the answer. */
   reasoning?: string;
+  /**
+   * Assistant messages: the provider's signed or redacted reasoning, verbatim and in order, as
+   * a client sent it back. What an Anthropic provider gets instead of the bare `reasoning` text.
+   */
+  reasoningBlocks?: ReasoningBlock[];
   name?: string;
 }
 
@@ -94,6 +107,8 @@ export type ChatEvent =
   | { type: "start"; model: string; /** Known up front by backends that tokenize before generating. */ promptTokens?: number }
   | { type: "text"; text: string }
   | { type: "reasoning"; text: string }
+  /** A provider's reasoning block, once complete: after its `reasoning` deltas (signed), or on its own (redacted). */
+  | { type: "reasoning_block"; block: ReasoningBlock }
   | { type: "tool_call_start"; index: number; id: string; name: string }
   | { type: "tool_call_delta"; index: number; argumentsDelta: string }
   | { type: "tool_call_end"; index: number }

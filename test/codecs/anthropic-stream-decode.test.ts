@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { AnthropicStreamEncoder } from "../../src/codecs/anthropic/messages-response.js";
+import { AnthropicMessageAccumulator, AnthropicStreamEncoder } from "../../src/codecs/anthropic/messages-response.js";
 import { AnthropicStreamDecoder, sseFrames } from "../../src/codecs/anthropic/stream-decode.js";
 import type { ChatEvent } from "../../src/core/chat.js";
 import { LlmuxError } from "../../src/errors/llmux-error.js";
@@ -71,6 +71,8 @@ describe("Anthropic stream decoding (wire → canonical → wire)", () => {
     assert.deepEqual(decodeAll(body), [
       { type: "start", model: "claude-sonnet-4-5-20250929", promptTokens: 472 },
       { type: "reasoning", text: "Need the weather." },
+      // The signature_delta is kept: the whole signed block follows its text, at its stop.
+      { type: "reasoning_block", block: { kind: "signed", text: "Need the weather.", signature: "EqQBCgIYAhIM1gbcDa9GJwZA" } },
       { type: "text", text: "Okay, let me check." },
       { type: "tool_call_start", index: 0, id: "toolu_01T1x1fJ34qAmk2tNTrN7Up6", name: "get_weather" },
       { type: "tool_call_delta", index: 0, argumentsDelta: '{"location": "San Fra' },
@@ -81,6 +83,48 @@ describe("Anthropic stream decoding (wire → canonical → wire)", () => {
       { type: "usage", usage: { promptTokens: 472, completionTokens: 89 } },
       { type: "finish", reason: "tool_calls" },
     ]);
+  });
+
+  it("keeps signed and redacted thinking blocks, and writes them back as Anthropic sends them", () => {
+    const body =
+      sse({ type: "message_start", message: { id: ID, type: "message", role: "assistant", model: "claude", content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 9, output_tokens: 1 } } }) +
+      sse({ type: "content_block_start", index: 0, content_block: { type: "thinking", thinking: "", signature: "" } }) +
+      sse({ type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "First " } }) +
+      sse({ type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "this." } }) +
+      sse({ type: "content_block_delta", index: 0, delta: { type: "signature_delta", signature: "sig-A" } }) +
+      sse({ type: "content_block_stop", index: 0 }) +
+      sse({ type: "content_block_start", index: 1, content_block: { type: "redacted_thinking", data: "opaque-B" } }) +
+      sse({ type: "content_block_stop", index: 1 }) +
+      sse({ type: "content_block_start", index: 2, content_block: { type: "tool_use", id: "toolu_1", name: "get_weather", input: {} } }) +
+      sse({ type: "content_block_delta", index: 2, delta: { type: "input_json_delta", partial_json: '{"city":"Paris"}' } }) +
+      sse({ type: "content_block_stop", index: 2 }) +
+      sse({ type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 30 } }) +
+      sse({ type: "message_stop" });
+    const events = decodeAll(body);
+    assert.deepEqual(events.slice(1, 5), [
+      { type: "reasoning", text: "First " },
+      { type: "reasoning", text: "this." },
+      { type: "reasoning_block", block: { kind: "signed", text: "First this.", signature: "sig-A" } },
+      { type: "reasoning_block", block: { kind: "redacted", data: "opaque-B" } },
+    ]);
+    // An Anthropic client reached through a translated path gets the same blocks back.
+    const enc = new AnthropicStreamEncoder("claude", { id: ID });
+    const acc = new AnthropicMessageAccumulator();
+    for (const ev of events) for (const e of enc.events(ev)) acc.add(e);
+    for (const e of enc.closing()) acc.add(e);
+    assert.deepEqual(acc.result().content, [
+      { type: "thinking", thinking: "First this.", signature: "sig-A" },
+      { type: "redacted_thinking", data: "opaque-B" },
+      { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Paris" } },
+    ]);
+    // Unsigned thinking (some Anthropic-compatible servers) stays plain reasoning.
+    const unsigned = decodeAll(
+      sse({ type: "message_start", message: { model: "m", usage: { input_tokens: 1, output_tokens: 1 } } }) +
+        sse({ type: "content_block_start", index: 0, content_block: { type: "thinking", thinking: "", signature: "" } }) +
+        sse({ type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "hmm" } }) +
+        sse({ type: "content_block_stop", index: 0 }),
+    );
+    assert.deepEqual(unsigned.slice(1), [{ type: "reasoning", text: "hmm" }]);
   });
 
   it("maps max_tokens, pause_turn and refusal, and takes input_tokens from message_delta", () => {

@@ -65,6 +65,77 @@ describe("OpenAI chat codec", () => {
     assert.deepEqual(res.usage, { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 });
   });
 
+  it("returns a provider's signed and redacted reasoning as thinking_blocks, whole and streamed", async () => {
+    const events: ChatEvent[] = [
+      { type: "start", model: "claude" },
+      { type: "reasoning", text: "Need " },
+      { type: "reasoning", text: "it." },
+      { type: "reasoning_block", block: { kind: "signed", text: "Need it.", signature: "sig-A" } },
+      { type: "reasoning_block", block: { kind: "redacted", data: "opaque-B" } },
+      { type: "tool_call_start", index: 0, id: "toolu_1", name: "get_weather" },
+      { type: "tool_call_delta", index: 0, argumentsDelta: '{"city":"Paris"}' },
+      { type: "tool_call_end", index: 0 },
+      { type: "finish", reason: "tool_calls" },
+    ];
+    const blocks = [
+      { type: "thinking", thinking: "Need it.", signature: "sig-A" },
+      { type: "redacted_thinking", data: "opaque-B" },
+    ];
+    const whole = (await collectOpenAIChat(gen(events), "claude")) as { choices: { message: Record<string, unknown> }[] };
+    assert.equal(whole.choices[0]!.message.reasoning_content, "Need it.");
+    assert.deepEqual(whole.choices[0]!.message.thinking_blocks, blocks);
+    // Streamed: all blocks in one delta once the reasoning is over, so appending or assigning both end with the list.
+    const chunks = encodeAll(events, false)
+      .split("\n\n")
+      .filter((f) => f.startsWith("data: {"))
+      .map((f) => JSON.parse(f.slice(6)) as { choices: { delta: Record<string, unknown>; finish_reason: string | null }[] });
+    const withBlocks = chunks.filter((c) => "thinking_blocks" in c.choices[0]!.delta);
+    assert.equal(withBlocks.length, 1);
+    assert.deepEqual(withBlocks[0]!.choices[0]!.delta.thinking_blocks, blocks);
+    const next = chunks[chunks.indexOf(withBlocks[0]!) + 1]!.choices[0]!.delta as { tool_calls?: { function: { name: string } }[] };
+    assert.equal(next.tool_calls?.[0]?.function.name, "get_weather", "before the tool call that follows the thinking");
+    // No blocks (a local model's reasoning): no thinking_blocks field at all.
+    const plain = (await collectOpenAIChat(gen(events.filter((e) => e.type !== "reasoning_block")), "claude")) as { choices: { message: Record<string, unknown> }[] };
+    assert.equal("thinking_blocks" in plain.choices[0]!.message, false);
+  });
+
+  it("takes thinking_blocks sent back on an assistant message, signed or redacted, as they are", () => {
+    const decode = (assistant: Record<string, unknown>) =>
+      decodeOpenAIChat({ model: "m", messages: [{ role: "user", content: "Hi" }, { role: "assistant", content: null, tool_calls: [{ id: "t1", type: "function", function: { name: "f", arguments: "{}" } }], ...assistant }, { role: "tool", tool_call_id: "t1", content: "ok" }] }).request.messages[1]!;
+    const both = decode({ thinking_blocks: [{ type: "thinking", thinking: "Need it.", signature: "sig-A" }, { type: "redacted_thinking", data: "opaque-B" }] });
+    assert.deepEqual(both.reasoningBlocks, [
+      { kind: "signed", text: "Need it.", signature: "sig-A" },
+      { kind: "redacted", data: "opaque-B" },
+    ]);
+    assert.equal(both.reasoning, "Need it.", "the readable text, when reasoning_content is absent");
+    // A block without a signature is only text: no provider signed it.
+    const unsigned = decode({ reasoning_content: "mine", thinking_blocks: [{ type: "thinking", thinking: "x", signature: "" }] });
+    assert.equal(unsigned.reasoningBlocks, undefined);
+    assert.equal(unsigned.reasoning, "mine");
+    for (const bad of [[{ type: "thought", text: "x" }], [{ type: "thinking", thinking: "x" }], [{ type: "redacted_thinking", data: "" }], "x"]) {
+      assert.throws(
+        () => decode({ thinking_blocks: bad }),
+        (e: LlmuxError) => e.status === 400 && e.fieldErrors!.some((f) => f.field.startsWith("messages.1.thinking_blocks")),
+        JSON.stringify(bad),
+      );
+    }
+  });
+
+  it("takes back an assistant message as the SDK's helpers return it (parsed, parsed_arguments, annotations), refusing audio and function_call", () => {
+    const withAssistant = (assistant: Record<string, unknown>) => ({ model: "m", messages: [{ role: "user", content: "Hi" }, { role: "assistant", content: "{}", ...assistant }, { role: "user", content: "More" }] });
+    const call = { id: "t1", type: "function", function: { name: "f", arguments: '{"a":1}', parsed_arguments: { a: 1 } } };
+    const m = decodeOpenAIChat(withAssistant({ parsed: {}, annotations: [], refusal: null, audio: null, function_call: null, tool_calls: [call] })).request.messages[1]!;
+    assert.deepEqual(m.toolCalls, [{ id: "t1", name: "f", arguments: '{"a":1}' }]);
+    assert.deepEqual(m.content, [{ type: "text", text: "{}" }]);
+    for (const [field, value] of [["audio", { id: "audio_1" }], ["function_call", { name: "f", arguments: "{}" }]] as const) {
+      assert.throws(
+        () => decodeOpenAIChat(withAssistant({ [field]: value })),
+        (e: LlmuxError) => e.status === 400 && e.fieldErrors!.some((f) => f.field === `messages.1.${field}`),
+        field,
+      );
+    }
+  });
+
   it("decodes a request into the canonical model", () => {
     const { request, includeUsage } = decodeOpenAIChat({
       model: "tiny",

@@ -12,6 +12,27 @@ const decodeAll = (body: string): ChatEvent[] => {
 };
 
 describe("OpenAI stream decoding (wire → canonical → wire)", () => {
+  it("reads thinking_blocks (another llmux in front of Claude), skipping entries nothing signed", () => {
+    const chunk = (delta: Record<string, unknown>) => JSON.stringify({ model: "m", choices: [{ index: 0, delta, finish_reason: null }] });
+    const d = new OpenAIChatStreamDecoder();
+    d.decode(chunk({ role: "assistant", content: "" }));
+    const events = d.decode(
+      chunk({
+        thinking_blocks: [
+          { type: "thinking", thinking: "Need it.", signature: "sig-A" },
+          { type: "thinking", thinking: "unsigned", signature: "" },
+          { type: "redacted_thinking", data: "opaque-B" },
+          { type: "note" },
+        ],
+      }),
+    );
+    assert.deepEqual(events, [
+      { type: "reasoning_block", block: { kind: "signed", text: "Need it.", signature: "sig-A" } },
+      { type: "reasoning_block", block: { kind: "redacted", data: "opaque-B" } },
+    ]);
+    assert.throws(() => d.decode(chunk({ thinking_blocks: "x" })), TypeError, "a list of the wrong type is a malformed chunk");
+  });
+
   it("decodes a recorded OpenAI tool-call stream into canonical events", () => {
     assert.deepEqual(decodeAll(fixture("real-tool-stream.sse")), [
       { type: "start", model: "gpt-4.1-mini-2025-04-14" },

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { encodeAnthropicRequest } from "../../src/codecs/anthropic/messages-request-encode.js";
-import type { ChatEvent } from "../../src/core/chat.js";
+import { encodeAnthropicRequest, toolLoopLacksThinking } from "../../src/codecs/anthropic/messages-request-encode.js";
+import type { ChatEvent, ChatMessage, ChatRequest } from "../../src/core/chat.js";
 import { LlmuxError } from "../../src/errors/llmux-error.js";
 import { AnthropicBackend } from "../../src/providers/anthropic-backend.js";
 import { API_KEY, FULL_REQUEST, simpleRequest } from "./canonical-request.js";
@@ -29,7 +29,8 @@ const EXPECTED_BODY = {
     {
       role: "assistant",
       content: [
-        { type: "thinking", thinking: "It looks feline.", signature: "" },
+        { type: "thinking", thinking: "It looks feline.", signature: "sig-feline" },
+        { type: "redacted_thinking", data: "opaque-redacted" },
         { type: "text", text: "A cat." },
       ],
     },
@@ -79,6 +80,47 @@ describe("encodeAnthropicRequest", () => {
     assert.deepEqual(encodeAnthropicRequest({ ...base, reasoning: { enabled: false } }, "c").thinking, { type: "disabled" });
     assert.equal(encodeAnthropicRequest(simpleRequest(), "c").system, undefined);
     assert.throws(() => encodeAnthropicRequest({ ...base, maxTokens: 512, reasoning: { enabled: true } }, "c"), (e: LlmuxError) => e.code === "validation_failed");
+  });
+
+  it("sends reasoning back only as the provider's own signed or redacted blocks", () => {
+    const user = { role: "user" as const, content: [{ type: "text" as const, text: "Hi" }] };
+    const unsigned = encodeAnthropicRequest({ ...simpleRequest(), messages: [user, { role: "assistant", content: [{ type: "text", text: "Hello." }], reasoning: "local thoughts" }, user] }, "c");
+    assert.deepEqual((unsigned.messages as { content: unknown[] }[])[1]!.content, [{ type: "text", text: "Hello." }], "Anthropic refuses a thinking block it did not sign");
+    const onlyUnsigned = encodeAnthropicRequest({ ...simpleRequest(), messages: [user, { role: "assistant", content: [], reasoning: "x" }, user] }, "c");
+    assert.equal((onlyUnsigned.messages as unknown[]).length, 2, "an assistant message left empty is not sent");
+  });
+
+  it("keeps thinking on in a tool loop only when the loop's signed blocks came back", () => {
+    const tools = [{ name: "get_weather", parameters: { type: "object" } }];
+    const call = { id: "toolu_1", name: "get_weather", arguments: '{"city":"Paris"}' };
+    const loop = (blocks?: ChatMessage["reasoningBlocks"]): ChatRequest => ({
+      ...simpleRequest(),
+      maxTokens: 4096,
+      tools,
+      reasoning: { enabled: true },
+      messages: [
+        { role: "user", content: [{ type: "text", text: "Weather in Paris?" }] },
+        { role: "assistant", content: [], reasoning: "Need the weather.", toolCalls: [call], ...(blocks ? { reasoningBlocks: blocks } : {}) },
+        { role: "tool", toolCallId: "toolu_1", content: [{ type: "text", text: "18C" }] },
+      ],
+    });
+    const signed = encodeAnthropicRequest(loop([{ kind: "signed", text: "Need the weather.", signature: "sig-1" }]), "c");
+    assert.deepEqual(signed.thinking, { type: "enabled", budget_tokens: 2048 });
+    assert.deepEqual((signed.messages as { content: unknown[] }[])[1]!.content, [
+      { type: "thinking", thinking: "Need the weather.", signature: "sig-1" },
+      { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Paris" } },
+    ]);
+    const redacted = encodeAnthropicRequest(loop([{ kind: "redacted", data: "opaque" }]), "c");
+    assert.deepEqual(redacted.thinking, { type: "enabled", budget_tokens: 2048 });
+    const dropped = encodeAnthropicRequest(loop(), "c");
+    assert.equal(dropped.thinking, undefined, "without its blocks Anthropic would refuse the loop's next request: it goes without thinking");
+    assert.deepEqual((dropped.messages as { content: unknown[] }[])[1]!.content, [{ type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Paris" } }]);
+    // A loop that is over (a user message follows) keeps thinking on: only the open loop needs its blocks.
+    const over = loop();
+    over.messages.push({ role: "assistant", content: [{ type: "text", text: "18C." }] }, { role: "user", content: [{ type: "text", text: "Thanks" }] });
+    assert.deepEqual(encodeAnthropicRequest(over, "c").thinking, { type: "enabled", budget_tokens: 2048 });
+    assert.equal(toolLoopLacksThinking(over.messages), false);
+    assert.equal(toolLoopLacksThinking(loop().messages), true);
   });
 });
 

@@ -14,7 +14,15 @@ export const FULL_REQUEST: ChatRequest = {
         { type: "image", source: { kind: "base64", mediaType: "image/png", data: "iVBORw0KGgo=" } },
       ],
     },
-    { role: "assistant", content: [{ type: "text", text: "A cat." }], reasoning: "It looks feline." },
+    {
+      role: "assistant",
+      content: [{ type: "text", text: "A cat." }],
+      reasoning: "It looks feline.",
+      reasoningBlocks: [
+        { kind: "signed", text: "It looks feline.", signature: "sig-feline" },
+        { kind: "redacted", data: "opaque-redacted" },
+      ],
+    },
     {
       role: "user",
       content: [

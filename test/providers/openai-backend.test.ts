@@ -77,6 +77,16 @@ describe("encodeOpenAIChatRequest", () => {
     assert.equal(plain.stream_options, undefined);
     assert.deepEqual(plain.response_format, { type: "json_object" });
   });
+
+  it("sends a provider's signed and redacted blocks back as thinking_blocks to compatible servers only", () => {
+    const blocks = [
+      { type: "thinking", thinking: "It looks feline.", signature: "sig-feline" },
+      { type: "redacted_thinking", data: "opaque-redacted" },
+    ];
+    const assistantOf = (kind: "openai" | "openai-compatible") => (encodeOpenAIChatRequest(FULL_REQUEST, "m", { kind }).messages as Record<string, unknown>[])[2]!;
+    assert.deepEqual(assistantOf("openai-compatible"), { role: "assistant", content: "A cat.", thinking_blocks: blocks });
+    assert.deepEqual(assistantOf("openai"), { role: "assistant", content: "A cat." }, "OpenAI refuses fields it does not know");
+  });
 });
 
 describe("OpenAIBackend against a fake OpenAI provider", () => {

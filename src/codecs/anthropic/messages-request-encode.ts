@@ -37,8 +37,12 @@ function toolInput(args: string): Record<string, unknown> {
 
 function assistantBlocks(m: ChatMessage): Block[] {
   const blocks: Block[] = [];
-  // Canonical reasoning carries no signature; an empty one marks it as such.
-  if (m.reasoning) blocks.push({ type: "thinking", thinking: m.reasoning, signature: "" });
+  // Only the provider's own signed or redacted blocks go back, verbatim: Anthropic refuses a
+  // thinking block whose signature it cannot verify, so reasoning that came without one (a local
+  // model's, another provider's, a client's) is not sent.
+  for (const b of m.reasoningBlocks ?? []) {
+    blocks.push(b.kind === "signed" ? { type: "thinking", thinking: b.text, signature: b.signature } : { type: "redacted_thinking", data: b.data });
+  }
   for (const p of m.content) if (p.type !== "text" || p.text !== "") blocks.push(partBlock(p));
   for (const c of m.toolCalls ?? []) blocks.push({ type: "tool_use", id: c.id, name: c.name, input: toolInput(c.arguments) });
   return blocks;
@@ -76,6 +80,21 @@ function encodeMessages(messages: ChatMessage[]): { system: string[]; messages: 
   return { system, messages: out };
 }
 
+/**
+ * Whether the conversation ends inside a tool loop (tool results after an assistant's tool
+ * calls) whose assistant message has no signed or redacted reasoning. With thinking on,
+ * Anthropic refuses that request: the loop's assistant message must start with the thinking
+ * block it sent. A client that dropped the blocks (most OpenAI clients keep only `content` and
+ * `tool_calls`) can still finish its loop: that request goes without thinking.
+ */
+export function toolLoopLacksThinking(messages: ChatMessage[]): boolean {
+  let i = messages.length - 1;
+  if (messages[i]?.role !== "tool") return false;
+  while (i >= 0 && messages[i]!.role === "tool") i--;
+  const assistant = messages[i];
+  return assistant?.role === "assistant" && (assistant.toolCalls?.length ?? 0) > 0 && !(assistant.reasoningBlocks?.length ?? 0);
+}
+
 function encodeToolChoice(c: ToolChoice, parallel: boolean | undefined): Block {
   const noParallel = parallel === false ? { disable_parallel_tool_use: true } : {};
   switch (c.type) {
@@ -92,11 +111,12 @@ function encodeToolChoice(c: ToolChoice, parallel: boolean | undefined): Block {
 
 /**
  * Canonical request → Anthropic `POST /v1/messages` body, for `model` (the provider's model id).
- * System messages become `system`; tool results become user `tool_result` blocks; assistant
- * reasoning becomes a `thinking` block. `reasoning.enabled` turns thinking on with half of
- * `max_tokens` as budget (at least 1024, so `max_tokens` must exceed 1024). A JSON
- * `responseFormat` has no Anthropic equivalent and is not sent. A legacy `prompt` is sent
- * as one user message.
+ * System messages become `system`; tool results become user `tool_result` blocks; an assistant's
+ * signed and redacted reasoning blocks go back first in its message, unchanged. `reasoning.enabled`
+ * turns thinking on with half of `max_tokens` as budget (at least 1024, so `max_tokens` must
+ * exceed 1024), except in a tool loop whose blocks the client did not send back
+ * ({@link toolLoopLacksThinking}). A JSON `responseFormat` has no Anthropic equivalent and is
+ * not sent. A legacy `prompt` is sent as one user message.
  */
 export function encodeAnthropicRequest(req: ChatRequest, model: string): Record<string, unknown> {
   const enc =
@@ -120,7 +140,7 @@ export function encodeAnthropicRequest(req: ChatRequest, model: string): Record<
   }
   if (req.toolChoice) body.tool_choice = encodeToolChoice(req.toolChoice, req.parallelToolCalls);
   else if (req.parallelToolCalls === false && req.tools && req.tools.length > 0) body.tool_choice = { type: "auto", disable_parallel_tool_use: true };
-  if (req.reasoning) {
+  if (req.reasoning && !(req.reasoning.enabled && toolLoopLacksThinking(req.messages))) {
     if (req.reasoning.enabled) {
       if (maxTokens <= MIN_THINKING_BUDGET) throw invalidField("max_tokens", `must be more than ${MIN_THINKING_BUDGET} to think on this provider`);
       body.thinking = { type: "enabled", budget_tokens: Math.max(MIN_THINKING_BUDGET, Math.floor(maxTokens / 2)) };

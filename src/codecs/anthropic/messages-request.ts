@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { ChatMessage, ChatRequest, ContentPart, ResponseFormat, ToolCall, ToolChoice, ToolDefinition } from "../../core/chat.js";
+import type { ChatMessage, ChatRequest, ContentPart, ReasoningBlock, ResponseFormat, ToolCall, ToolChoice, ToolDefinition } from "../../core/chat.js";
 import { invalidField, LlmuxError } from "../../errors/llmux-error.js";
 import { parseBody } from "../validation.js";
 
@@ -7,9 +7,10 @@ import { parseBody } from "../validation.js";
  * The Anthropic Messages API request (`POST /v1/messages`, `/v1/messages/count_tokens`)
  * as far as llmux honours it, and its decoding into the canonical {@link ChatRequest}.
  * Fields llmux knows but cannot honour are refused by name. Accepted and dropped are
- * only what cannot matter to a local model: `cache_control` (no prompt cache to steer),
- * `metadata.user_id` (returned for the audit log), thinking `signature`s and
- * `redacted_thinking` (Anthropic-encrypted, readable by Claude only).
+ * only what cannot matter to a local model: `cache_control` (no prompt cache to steer) and
+ * `metadata.user_id` (returned for the audit log). Thinking `signature`s and
+ * `redacted_thinking` (Anthropic-encrypted, readable by Claude only) are kept in the canonical
+ * message's `reasoningBlocks`, which only an Anthropic provider reads.
  */
 
 /** A field that exists in Anthropic's API but is refused here (unless null), with the reason as the message. */
@@ -228,19 +229,27 @@ function decodeUser(content: UserBlock[]): ChatMessage[] {
   return out;
 }
 
-/** Text, tool calls and reasoning of one assistant turn. `redacted_thinking` is Anthropic-encrypted: no other model can read it. */
+/**
+ * Text, tool calls and reasoning of one assistant turn. Signed thinking and `redacted_thinking`
+ * (Anthropic-encrypted: no other model can read it) are also kept verbatim as `reasoningBlocks`.
+ */
 function decodeAssistant(content: AssistantBlock[]): ChatMessage {
   const parts: ContentPart[] = [];
   const toolCalls: ToolCall[] = [];
   const reasoning: string[] = [];
+  const blocks: ReasoningBlock[] = [];
   for (const b of content) {
     if (b.type === "text") parts.push(text(b.text));
     else if (b.type === "tool_use") toolCalls.push({ id: b.id, name: b.name, arguments: JSON.stringify(b.input) });
-    else if (b.type === "thinking") reasoning.push(b.thinking);
+    else if (b.type === "thinking") {
+      reasoning.push(b.thinking);
+      if (b.signature) blocks.push({ kind: "signed", text: b.thinking, signature: b.signature });
+    } else if (b.data) blocks.push({ kind: "redacted", data: b.data });
   }
   const m: ChatMessage = { role: "assistant", content: parts };
   if (toolCalls.length) m.toolCalls = toolCalls;
   if (reasoning.length) m.reasoning = reasoning.join("\n");
+  if (blocks.length) m.reasoningBlocks = blocks;
   return m;
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { ChatEvent, FinishReason, Usage } from "../../core/chat.js";
+import type { ChatEvent, FinishReason, ReasoningBlock, Usage } from "../../core/chat.js";
 import { LlmuxError } from "../../errors/llmux-error.js";
 
 /**
@@ -13,6 +13,7 @@ export type AnthropicStopReason = "end_turn" | "stop_sequence" | "max_tokens" | 
 export type AnthropicContentBlock =
   | { type: "text"; text: string }
   | { type: "thinking"; thinking: string; signature: string }
+  | { type: "redacted_thinking"; data: string }
   | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> };
 
 export interface AnthropicUsage {
@@ -45,6 +46,7 @@ export type AnthropicStreamEvent =
       delta:
         | { type: "text_delta"; text: string }
         | { type: "thinking_delta"; thinking: string }
+        | { type: "signature_delta"; signature: string }
         | { type: "input_json_delta"; partial_json: string };
     }
   | { type: "content_block_stop"; index: number }
@@ -136,6 +138,8 @@ export class AnthropicStreamEncoder {
           ...this.ensureOpen("thinking"),
           { type: "content_block_delta", index: this.open!.index, delta: { type: "thinking_delta", thinking: ev.text } },
         ];
+      case "reasoning_block":
+        return [...this.begin(), ...this.reasoningBlock(ev.block)];
       case "tool_call_start": {
         const out = [...this.begin(), ...this.close()];
         const index = this.nextIndex++;
@@ -233,6 +237,26 @@ export class AnthropicStreamEncoder {
     return [{ type: "content_block_stop", index }];
   }
 
+  /**
+   * A provider's signed block ends the thinking block its text went out in, with the signature
+   * as Anthropic sends it (a `signature_delta` before the stop); a redacted block is a block of its own.
+   */
+  private reasoningBlock(b: ReasoningBlock): AnthropicStreamEvent[] {
+    if (b.kind === "redacted") {
+      const out = this.close();
+      const index = this.nextIndex++;
+      out.push({ type: "content_block_start", index, content_block: { type: "redacted_thinking", data: b.data } }, ...this.ping(), { type: "content_block_stop", index });
+      return out;
+    }
+    const out: AnthropicStreamEvent[] = [];
+    if (this.open?.kind !== "thinking") {
+      out.push(...this.ensureOpen("thinking"));
+      if (b.text) out.push({ type: "content_block_delta", index: this.open!.index, delta: { type: "thinking_delta", thinking: b.text } });
+    }
+    out.push({ type: "content_block_delta", index: this.open!.index, delta: { type: "signature_delta", signature: b.signature } }, ...this.close());
+    return out;
+  }
+
   private ensureOpen(kind: "text" | "thinking"): AnthropicStreamEvent[] {
     if (this.open?.kind === kind) return [];
     const out = this.close();
@@ -273,6 +297,7 @@ export class AnthropicMessageAccumulator {
         const d = ev.delta;
         if (d.type === "text_delta" && block.type === "text") block.text += d.text;
         else if (d.type === "thinking_delta" && block.type === "thinking") block.thinking += d.thinking;
+        else if (d.type === "signature_delta" && block.type === "thinking") block.signature = d.signature;
         else if (d.type === "input_json_delta" && block.type === "tool_use") this.json.set(ev.index, (this.json.get(ev.index) ?? "") + d.partial_json);
         break;
       }

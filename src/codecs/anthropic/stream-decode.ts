@@ -11,6 +11,9 @@ interface WireBlock {
   type: string;
   id?: string;
   name?: string;
+  thinking?: string;
+  signature?: string;
+  data?: string;
 }
 
 interface WireEvent {
@@ -23,6 +26,7 @@ interface WireEvent {
     text?: string;
     thinking?: string;
     partial_json?: string;
+    signature?: string;
     stop_reason?: string | null;
     stop_sequence?: string | null;
   };
@@ -46,9 +50,12 @@ const FINISH: Record<string, FinishReason> = {
  * running count of tool_use blocks), remembers which content block indexes are tool
  * calls so their stop becomes `tool_call_end`, and holds the stop reason and usage
  * from `message_delta` until `message_stop`, where it emits `usage` then `finish`.
+ * A thinking block's text and `signature_delta` are kept until its stop, which emits the
+ * whole signed block (`reasoning_block`); a `redacted_thinking` block is emitted as it starts.
  */
 export class AnthropicStreamDecoder {
   private readonly toolBlocks = new Map<number, number>();
+  private readonly thinkingBlocks = new Map<number, { text: string; signature: string }>();
   private toolCount = 0;
   private promptTokens = 0;
   private outputTokens = 0;
@@ -72,6 +79,14 @@ export class AnthropicStreamDecoder {
       }
       case "content_block_start": {
         const block = ev.content_block;
+        if (block?.type === "thinking") {
+          const text = typeof block.thinking === "string" ? block.thinking : "";
+          this.thinkingBlocks.set(ev.index ?? 0, { text, signature: typeof block.signature === "string" ? block.signature : "" });
+          return text ? [{ type: "reasoning", text }] : [];
+        }
+        if (block?.type === "redacted_thinking") {
+          return typeof block.data === "string" && block.data ? [{ type: "reasoning_block", block: { kind: "redacted", data: block.data } }] : [];
+        }
         if (block?.type !== "tool_use") return [];
         const index = this.toolCount++;
         this.toolBlocks.set(ev.index ?? 0, index);
@@ -82,19 +97,34 @@ export class AnthropicStreamDecoder {
         switch (d?.type) {
           case "text_delta":
             return typeof d.text === "string" && d.text ? [{ type: "text", text: d.text }] : [];
-          case "thinking_delta":
-            return typeof d.thinking === "string" && d.thinking ? [{ type: "reasoning", text: d.thinking }] : [];
+          case "thinking_delta": {
+            if (typeof d.thinking !== "string" || !d.thinking) return [];
+            const block = this.thinkingBlocks.get(ev.index ?? 0);
+            if (block) block.text += d.thinking;
+            return [{ type: "reasoning", text: d.thinking }];
+          }
+          case "signature_delta": {
+            const block = this.thinkingBlocks.get(ev.index ?? 0);
+            if (block && typeof d.signature === "string") block.signature += d.signature;
+            return [];
+          }
           case "input_json_delta": {
             const index = this.toolBlocks.get(ev.index ?? 0);
             if (index === undefined || typeof d.partial_json !== "string" || !d.partial_json) return [];
             return [{ type: "tool_call_delta", index, argumentsDelta: d.partial_json }];
           }
           default:
-            // signature_delta, citations_delta, ...: nothing canonical carries them.
+            // citations_delta, ...: nothing canonical carries them.
             return [];
         }
       }
       case "content_block_stop": {
+        const thinking = this.thinkingBlocks.get(ev.index ?? 0);
+        if (thinking) {
+          this.thinkingBlocks.delete(ev.index ?? 0);
+          // Unsigned thinking (some Anthropic-compatible servers) is plain reasoning: nothing to send back verbatim.
+          return thinking.signature ? [{ type: "reasoning_block", block: { kind: "signed", text: thinking.text, signature: thinking.signature } }] : [];
+        }
         const index = this.toolBlocks.get(ev.index ?? 0);
         if (index === undefined) return [];
         this.toolBlocks.delete(ev.index ?? 0);

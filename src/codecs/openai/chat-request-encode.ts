@@ -1,4 +1,5 @@
 import type { ChatMessage, ChatRequest, ContentPart, ToolChoice } from "../../core/chat.js";
+import { thinkingBlockJson } from "./thinking-blocks.js";
 
 /** Which OpenAI dialect to write: OpenAI itself, or a third-party OpenAI-compatible server. */
 export interface OpenAIEncodeOptions {
@@ -27,7 +28,7 @@ function userContent(parts: ContentPart[]): string | WirePart[] {
   return parts.map((p): WirePart => (p.type === "text" ? { type: "text", text: p.text } : { type: "image_url", image_url: { url: imageUrl(p) } }));
 }
 
-function encodeMessage(m: ChatMessage): Record<string, unknown> {
+function encodeMessage(m: ChatMessage, compatible: boolean): Record<string, unknown> {
   const name = m.name !== undefined && m.role !== "tool" ? { name: m.name } : {};
   switch (m.role) {
     case "system":
@@ -35,13 +36,16 @@ function encodeMessage(m: ChatMessage): Record<string, unknown> {
     case "user":
       return { role: "user", content: userContent(m.content), ...name };
     case "assistant": {
-      // Reasoning is not sent back: OpenAI has no field for it and compatible servers differ.
+      // Reasoning text is not sent back: OpenAI has no field for it and compatible servers differ.
+      // A provider's signed blocks go to a compatible server as `thinking_blocks` (another llmux,
+      // or LiteLLM, in front of that provider needs them); OpenAI itself refuses fields it does not know.
       const text = textOf(m.content);
       const calls = m.toolCalls ?? [];
       return {
         role: "assistant",
         content: text === "" && calls.length > 0 ? null : text,
         ...name,
+        ...(compatible && m.reasoningBlocks?.length ? { thinking_blocks: m.reasoningBlocks.map(thinkingBlockJson) } : {}),
         ...(calls.length > 0
           ? { tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) }
           : {}),
@@ -63,7 +67,7 @@ function encodeToolChoice(c: ToolChoice): unknown {
  */
 export function encodeOpenAIChatRequest(req: ChatRequest, model: string, options: OpenAIEncodeOptions = {}): Record<string, unknown> {
   const compatible = options.kind === "openai-compatible";
-  const messages = req.messages.length === 0 && req.prompt !== undefined ? [{ role: "user", content: req.prompt }] : req.messages.map(encodeMessage);
+  const messages = req.messages.length === 0 && req.prompt !== undefined ? [{ role: "user", content: req.prompt }] : req.messages.map((m) => encodeMessage(m, compatible));
   const s = req.sampling;
   const body: Record<string, unknown> = { model, messages };
   if (req.maxTokens !== undefined) body[compatible ? "max_tokens" : "max_completion_tokens"] = req.maxTokens;

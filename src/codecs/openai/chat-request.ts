@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { ChatMessage, ChatRequest, ContentPart } from "../../core/chat.js";
+import type { ChatMessage, ChatRequest, ContentPart, ReasoningBlock } from "../../core/chat.js";
 import { invalidField } from "../../errors/llmux-error.js";
 import { parseBody } from "../validation.js";
 import { decodeSampling, decodeStop, opt, samplingFields } from "./sampling.js";
@@ -14,8 +14,42 @@ const contentParts = z.array(z.union([textPart, imagePart]));
 const toolCall = z.strictObject({
   id: z.string(),
   type: z.literal("function"),
-  function: z.strictObject({ name: z.string(), arguments: z.string() }),
+  // parsed_arguments: what the SDK's helpers (`parse`, `stream`, `runTools`) add to a call they return, sent back as it is in a tool loop.
+  function: z.strictObject({ name: z.string(), arguments: z.string(), parsed_arguments: z.unknown().optional() }),
 });
+
+/** A field an assistant message may carry only empty (null, or left out): what it would ask for is not supported. */
+const emptyOnly = (reason: string) => z.unknown().refine((v) => v == null, { error: reason }).optional();
+
+/**
+ * A provider's reasoning block as llmux (and LiteLLM) return it in `thinking_blocks`, sent back
+ * with the assistant message so that the provider gets it unchanged (Anthropic requires its
+ * signed blocks within a tool loop).
+ */
+const thinkingBlock = z.discriminatedUnion(
+  "type",
+  [
+    z.strictObject({ type: z.literal("thinking"), thinking: z.string(), signature: z.string() }),
+    z.strictObject({ type: z.literal("redacted_thinking"), data: z.string().min(1) }),
+  ],
+  { error: "a thinking block's type must be 'thinking' or 'redacted_thinking'" },
+);
+
+/** The canonical message's signed or redacted blocks, if any; a thinking block without a signature is plain reasoning. */
+function reasoningBlocksOf(blocks: z.infer<typeof thinkingBlock>[] | undefined): Pick<ChatMessage, "reasoningBlocks"> {
+  const out: ReasoningBlock[] = [];
+  for (const b of blocks ?? []) {
+    if (b.type === "redacted_thinking") out.push({ kind: "redacted", data: b.data });
+    else if (b.signature) out.push({ kind: "signed", text: b.thinking, signature: b.signature });
+  }
+  return out.length ? { reasoningBlocks: out } : {};
+}
+
+/** The readable reasoning of `thinking_blocks`, for a message that sent no `reasoning_content`. */
+function reasoningTextOf(blocks: z.infer<typeof thinkingBlock>[] | undefined): string | undefined {
+  const texts = (blocks ?? []).flatMap((b) => (b.type === "thinking" ? [b.thinking] : []));
+  return texts.length ? texts.join("\n") : undefined;
+}
 
 const message = z.discriminatedUnion("role", [
   z.strictObject({ role: z.enum(["system", "developer"]), content: z.union([z.string(), z.array(textPart)]), name: z.string().optional() }),
@@ -26,7 +60,14 @@ const message = z.discriminatedUnion("role", [
     name: z.string().optional(),
     tool_calls: z.array(toolCall).optional(),
     reasoning_content: z.string().optional(),
+    thinking_blocks: z.array(thinkingBlock).optional(),
     refusal: z.string().nullable().optional(),
+    // A message as an API or the SDK returned it, sent back in a tool loop: `parsed` is what the
+    // SDK's helpers add, `annotations` are URL citations. Neither asks anything of the model.
+    parsed: z.unknown().optional(),
+    annotations: z.array(z.unknown()).optional(),
+    audio: emptyOnly("audio output is not supported"),
+    function_call: emptyOnly("the deprecated functions API is not supported; use tool_calls"),
   }),
   z.strictObject({ role: z.literal("tool"), content: z.union([z.string(), z.array(textPart)]), tool_call_id: z.string() }),
 ]);
@@ -129,8 +170,9 @@ export function decodeOpenAIChat(body: unknown): { request: ChatRequest; include
           role: "assistant",
           content: partsOf(m.content),
           name: m.name,
-          reasoning: m.reasoning_content,
+          reasoning: m.reasoning_content ?? reasoningTextOf(m.thinking_blocks),
           toolCalls: m.tool_calls?.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })),
+          ...reasoningBlocksOf(m.thinking_blocks),
         };
       case "tool":
         return { role: "tool", content: partsOf(m.content), toolCallId: m.tool_call_id };

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import type { ChatEvent, FinishReason, Usage } from "../../core/chat.js";
+import type { ChatEvent, FinishReason, ReasoningBlock, Usage } from "../../core/chat.js";
+import { thinkingBlockJson } from "./thinking-blocks.js";
 import type { LlmuxError } from "../../errors/llmux-error.js";
 
 export const SYSTEM_FINGERPRINT = "llmux";
@@ -21,6 +22,7 @@ export async function collectOpenAIChat(events: AsyncIterable<ChatEvent>, reques
   let model = requestedModel;
   let content = "";
   let reasoning = "";
+  const blocks: ReasoningBlock[] = [];
   let finish: FinishReason = "stop";
   let usage: Usage = { promptTokens: 0, completionTokens: 0 };
   const toolCalls: { id: string; type: "function"; function: { name: string; arguments: string } }[] = [];
@@ -34,6 +36,9 @@ export async function collectOpenAIChat(events: AsyncIterable<ChatEvent>, reques
         break;
       case "reasoning":
         reasoning += ev.text;
+        break;
+      case "reasoning_block":
+        blocks.push(ev.block);
         break;
       case "tool_call_start":
         toolCalls[ev.index] = { id: ev.id, type: "function", function: { name: ev.name, arguments: "" } };
@@ -51,6 +56,7 @@ export async function collectOpenAIChat(events: AsyncIterable<ChatEvent>, reques
   }
   const message: Record<string, unknown> = { role: "assistant", content: toolCalls.length && !content ? null : content, refusal: null };
   if (reasoning) message.reasoning_content = reasoning;
+  if (blocks.length) message.thinking_blocks = blocks.map(thinkingBlockJson);
   if (toolCalls.length) message.tool_calls = toolCalls;
   return {
     id: newCompletionId(),
@@ -67,6 +73,11 @@ export async function collectOpenAIChat(events: AsyncIterable<ChatEvent>, reques
  * Encodes canonical events as OpenAI `chat.completion.chunk` SSE frames, exactly
  * as OpenAI sends them: a first chunk with the role, content deltas, a chunk with
  * `finish_reason`, the usage chunk when `include_usage` is set, then `[DONE]`.
+ * A provider's signed or redacted reasoning blocks go out together in one `thinking_blocks`
+ * delta once the reasoning is over, before the text or tool calls that follow it: whether a
+ * client appends that list or assigns it (as the `openai` SDK's stream helper does with fields it
+ * does not know), it ends up with all of them. (Thinking interleaved with tool calls, an Anthropic
+ * beta, would give one such delta per stretch of thinking.)
  * One encoder per response: it holds that stream's state.
  */
 export class OpenAIChatStreamEncoder {
@@ -74,6 +85,7 @@ export class OpenAIChatStreamEncoder {
   private readonly created: number;
   private model: string;
   private usage: Usage | null = null;
+  private readonly blocks: ReasoningBlock[] = [];
 
   /** `fixed` pins the id and timestamp (recorded-fixture tests). */
   constructor(
@@ -111,11 +123,14 @@ export class OpenAIChatStreamEncoder {
         this.model = ev.model;
         return this.delta({ role: "assistant", content: "", refusal: null });
       case "text":
-        return ev.text ? this.delta({ content: ev.text }) : "";
+        return ev.text ? this.reasoningBlocks() + this.delta({ content: ev.text }) : "";
       case "reasoning":
         return ev.text ? this.delta({ reasoning_content: ev.text }) : "";
+      case "reasoning_block":
+        this.blocks.push(ev.block);
+        return "";
       case "tool_call_start":
-        return this.delta({
+        return this.reasoningBlocks() + this.delta({
           tool_calls: [{ index: ev.index, id: ev.id, type: "function", function: { name: ev.name, arguments: "" } }],
         });
       case "tool_call_delta":
@@ -126,8 +141,13 @@ export class OpenAIChatStreamEncoder {
         this.usage = ev.usage;
         return "";
       case "finish":
-        return this.delta({}, openaiFinishReason(ev.reason));
+        return this.reasoningBlocks() + this.delta({}, openaiFinishReason(ev.reason));
     }
+  }
+
+  /** The reasoning blocks held since the last such delta, as one `thinking_blocks` delta. */
+  private reasoningBlocks(): string {
+    return this.blocks.length ? this.delta({ thinking_blocks: this.blocks.splice(0).map(thinkingBlockJson) }) : "";
   }
 
   /** The closing frames: usage (when asked for) and `[DONE]`. */

@@ -1,4 +1,5 @@
 import type { ChatEvent, FinishReason } from "../../core/chat.js";
+import { reasoningBlockOf } from "./thinking-blocks.js";
 import { tokenCount } from "../../core/token-count.js";
 
 interface ChunkToolCall {
@@ -9,7 +10,11 @@ interface ChunkToolCall {
 
 interface Chunk {
   model?: string;
-  choices?: { index: number; delta?: { role?: string; content?: string | null; reasoning_content?: string | null; tool_calls?: ChunkToolCall[] }; finish_reason?: string | null }[];
+  choices?: {
+    index: number;
+    delta?: { role?: string; content?: string | null; reasoning_content?: string | null; tool_calls?: ChunkToolCall[]; thinking_blocks?: unknown[] | null };
+    finish_reason?: string | null;
+  }[];
   usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
 }
 
@@ -69,6 +74,10 @@ export class OpenAIChatStreamDecoder {
       const content = textOf(d.content);
       if (reasoning) out.push({ type: "reasoning", text: reasoning });
       if (content) out.push({ type: "text", text: content });
+      for (const b of listOf(d.thinking_blocks)) {
+        const block = reasoningBlockOf(b);
+        if (block) out.push({ type: "reasoning_block", block });
+      }
       for (const tc of listOf(d.tool_calls)) {
         if (typeof tc?.index !== "number") throw new TypeError("a tool call delta needs a numeric index");
         if (!this.openCalls.has(tc.index)) {
