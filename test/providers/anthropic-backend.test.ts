@@ -90,6 +90,32 @@ describe("encodeAnthropicRequest", () => {
     assert.equal((onlyUnsigned.messages as unknown[]).length, 2, "an assistant message left empty is not sent");
   });
 
+  it("makes tool call ids from elsewhere acceptable to Anthropic, alike in the call and its result, and keeps a result's images", () => {
+    const body = encodeAnthropicRequest(
+      {
+        ...simpleRequest(),
+        messages: [
+          { role: "user", content: [{ type: "text", text: "Shoot" }] },
+          { role: "assistant", content: [], toolCalls: [{ id: "functions.shot:0", name: "shot", arguments: "{}" }] },
+          { role: "tool", toolCallId: "functions.shot:0", content: [{ type: "text", text: "done" }, { type: "image", source: { kind: "url", url: "https://example.com/a.png" } }] },
+        ],
+      },
+      "c",
+    );
+    const [, call, result] = body.messages as { content: Record<string, unknown>[] }[];
+    assert.equal(call!.content[0]!.id, "functions_shot_0");
+    assert.deepEqual(result!.content, [
+      {
+        type: "tool_result",
+        tool_use_id: "functions_shot_0",
+        content: [
+          { type: "text", text: "done" },
+          { type: "image", source: { type: "url", url: "https://example.com/a.png" } },
+        ],
+      },
+    ]);
+  });
+
   it("keeps thinking on in a tool loop only when the loop's signed blocks came back", () => {
     const tools = [{ name: "get_weather", parameters: { type: "object" } }];
     const call = { id: "toolu_1", name: "get_weather", arguments: '{"city":"Paris"}' };

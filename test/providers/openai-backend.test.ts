@@ -78,6 +78,37 @@ describe("encodeOpenAIChatRequest", () => {
     assert.deepEqual(plain.response_format, { type: "json_object" });
   });
 
+  it("follows a run of tool results with a user message holding the images they returned (tool messages hold text only)", () => {
+    const png = { type: "image" as const, source: { kind: "base64" as const, mediaType: "image/png", data: "iVBORw0KGgo=" } };
+    const body = encodeOpenAIChatRequest(
+      {
+        ...simpleRequest(),
+        messages: [
+          { role: "user", content: [{ type: "text", text: "Look at both." }] },
+          { role: "assistant", content: [], toolCalls: [{ id: "c1", name: "shot", arguments: "{}" }, { id: "c2", name: "shot", arguments: "{}" }] },
+          { role: "tool", toolCallId: "c1", content: [{ type: "text", text: "front" }, png] },
+          { role: "tool", toolCallId: "c2", content: [{ type: "image", source: { kind: "url", url: "https://example.com/back.png" } }] },
+          { role: "user", content: [{ type: "text", text: "Which is sharper?" }] },
+        ],
+      },
+      "m",
+    );
+    assert.deepEqual((body.messages as unknown[]).slice(2), [
+      { role: "tool", tool_call_id: "c1", content: "front" },
+      { role: "tool", tool_call_id: "c2", content: "" },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "Images from the result of tool call c1:" },
+          { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } },
+          { type: "text", text: "Images from the result of tool call c2:" },
+          { type: "image_url", image_url: { url: "https://example.com/back.png" } },
+        ],
+      },
+      { role: "user", content: "Which is sharper?" },
+    ]);
+  });
+
   it("sends a provider's signed and redacted blocks back as thinking_blocks to compatible servers only", () => {
     const blocks = [
       { type: "thinking", thinking: "It looks feline.", signature: "sig-feline" },

@@ -187,7 +187,7 @@ describe("protocol translation and pass-through through a real llmux", () => {
     assert.deepEqual([r.usage?.prompt_tokens, r.usage?.completion_tokens], [11, 4]);
   });
 
-  it("Anthropic client → OpenAI provider: the request field by field, tool calls streamed back", async () => {
+  it("Anthropic client → OpenAI provider: the request field by field (a tool result's image included), tool calls streamed back", async () => {
     oai.queue.push({ kind: "sse", body: OPENAI_TOOLS_SSE, chunkSize: 23 });
     const stream = anthropic.messages.stream({
       model: "to-openai",
@@ -206,7 +206,19 @@ describe("protocol translation and pass-through through a real llmux", () => {
           ],
         },
         { role: "assistant", content: [{ type: "tool_use", id: "toolu_01", name: "get_weather", input: { city: "Paris" } }] },
-        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_01", content: "18C" }] },
+        {
+          role: "user",
+          content: [
+            {
+              type: "tool_result",
+              tool_use_id: "toolu_01",
+              content: [
+                { type: "text", text: "18C" },
+                { type: "image", source: { type: "url", url: "https://example.com/sky.png" } },
+              ],
+            },
+          ],
+        },
       ],
     });
     const final = await stream.finalMessage();
@@ -224,6 +236,14 @@ describe("protocol translation and pass-through through a real llmux", () => {
       },
       { role: "assistant", content: null, tool_calls: [{ id: "toolu_01", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
       { role: "tool", tool_call_id: "toolu_01", content: "18C" },
+      // OpenAI's tool messages hold text only: the result's image follows in a user message.
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "Images from the result of tool call toolu_01:" },
+          { type: "image_url", image_url: { url: "https://example.com/sky.png" } },
+        ],
+      },
     ]);
     assert.deepEqual(body.tools, [
       { type: "function", function: { name: "get_weather", description: "Current weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } },

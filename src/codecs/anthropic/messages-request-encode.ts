@@ -35,6 +35,13 @@ function toolInput(args: string): Record<string, unknown> {
   }
 }
 
+/**
+ * A tool call id as Anthropic accepts it (letters, digits, `_` and `-`): ids minted elsewhere
+ * (`functions.get_weather:0`, as some OpenAI-compatible servers write them) would be refused.
+ * The same id maps to the same result in a call and in its result, so they still pair up.
+ */
+export const anthropicToolUseId = (id: string): string => id.replace(/[^A-Za-z0-9_-]/g, "_");
+
 function assistantBlocks(m: ChatMessage): Block[] {
   const blocks: Block[] = [];
   // Only the provider's own signed or redacted blocks go back, verbatim: Anthropic refuses a
@@ -44,7 +51,7 @@ function assistantBlocks(m: ChatMessage): Block[] {
     blocks.push(b.kind === "signed" ? { type: "thinking", thinking: b.text, signature: b.signature } : { type: "redacted_thinking", data: b.data });
   }
   for (const p of m.content) if (p.type !== "text" || p.text !== "") blocks.push(partBlock(p));
-  for (const c of m.toolCalls ?? []) blocks.push({ type: "tool_use", id: c.id, name: c.name, input: toolInput(c.arguments) });
+  for (const c of m.toolCalls ?? []) blocks.push({ type: "tool_use", id: anthropicToolUseId(c.id), name: c.name, input: toolInput(c.arguments) });
   return blocks;
 }
 
@@ -68,7 +75,9 @@ function encodeMessages(messages: ChatMessage[]): { system: string[]; messages: 
         break;
       }
       case "tool": {
-        const block: Block = { type: "tool_result", tool_use_id: m.toolCallId ?? "", content: textOf(m.content) };
+        // Text only, as a string; with images, as blocks (Anthropic takes both in a tool result).
+        const content = m.content.some((p) => p.type === "image") ? m.content.map(partBlock) : textOf(m.content);
+        const block: Block = { type: "tool_result", tool_use_id: anthropicToolUseId(m.toolCallId ?? ""), content };
         // Consecutive results answer one assistant turn: Anthropic wants them in one user message.
         const last = out[out.length - 1];
         if (isToolResults(last)) last!.content.push(block);

@@ -56,6 +56,28 @@ function encodeMessage(m: ChatMessage, compatible: boolean): Record<string, unkn
   }
 }
 
+/**
+ * The messages, with one addition: OpenAI's tool messages hold text only, so images a tool
+ * returned (an Anthropic client's `tool_result` may hold them) follow the run of tool messages
+ * in a user message, each call's images after a line naming its call id, rather than being lost.
+ */
+function encodeMessages(messages: ChatMessage[], compatible: boolean): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  let images: WirePart[] = [];
+  const flush = () => {
+    if (images.length > 0) out.push({ role: "user", content: images });
+    images = [];
+  };
+  for (const m of messages) {
+    if (m.role !== "tool") flush();
+    out.push(encodeMessage(m, compatible));
+    const own = m.role === "tool" ? m.content.filter((p): p is Extract<ContentPart, { type: "image" }> => p.type === "image") : [];
+    if (own.length > 0) images.push({ type: "text", text: `Images from the result of tool call ${m.toolCallId ?? ""}:` }, ...own.map((p): WirePart => ({ type: "image_url", image_url: { url: imageUrl(p) } })));
+  }
+  flush();
+  return out;
+}
+
 function encodeToolChoice(c: ToolChoice): unknown {
   return c.type === "tool" ? { type: "function", function: { name: c.name } } : c.type;
 }
@@ -67,7 +89,7 @@ function encodeToolChoice(c: ToolChoice): unknown {
  */
 export function encodeOpenAIChatRequest(req: ChatRequest, model: string, options: OpenAIEncodeOptions = {}): Record<string, unknown> {
   const compatible = options.kind === "openai-compatible";
-  const messages = req.messages.length === 0 && req.prompt !== undefined ? [{ role: "user", content: req.prompt }] : req.messages.map((m) => encodeMessage(m, compatible));
+  const messages = req.messages.length === 0 && req.prompt !== undefined ? [{ role: "user", content: req.prompt }] : encodeMessages(req.messages, compatible);
   const s = req.sampling;
   const body: Record<string, unknown> = { model, messages };
   if (req.maxTokens !== undefined) body[compatible ? "max_tokens" : "max_completion_tokens"] = req.maxTokens;
