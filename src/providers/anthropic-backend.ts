@@ -1,4 +1,5 @@
 import { encodeAnthropicRequest } from "../codecs/anthropic/messages-request-encode.js";
+import { jsonAnswerEvents } from "../codecs/anthropic/json-answer.js";
 import { AnthropicStreamDecoder } from "../codecs/anthropic/stream-decode.js";
 import type { ChatBackend, ChatEvent, ChatRequest, StreamOptions } from "../core/chat.js";
 import { LlmuxError, isLlmuxError } from "../errors/llmux-error.js";
@@ -34,6 +35,7 @@ export class AnthropicBackend implements ChatBackend {
     const ctx = { provider: this.name, model: request.model, apiKey: this.config.apiKey };
     const body = encodeAnthropicRequest({ ...request, stream: true }, request.model);
     const decoder = new AnthropicStreamDecoder();
+    const jsonAnswer = request.responseFormat !== undefined && request.responseFormat.type !== "text";
     let done = false;
     const frames = upstreamSse({
       url: providerUrl(this.config.baseUrl, "/messages"),
@@ -57,7 +59,9 @@ export class AnthropicBackend implements ChatBackend {
         throw new LlmuxError("upstream_error", `provider '${this.name}' sent a malformed stream event`);
       }
       if ((frame.event || "") === "message_stop" || /"type"\s*:\s*"message_stop"/.test(frame.data)) done = true;
-      yield* events;
+      // A JSON answer came as a forced tool call (see jsonAnswerTool): its arguments are the answer.
+      if (jsonAnswer) for (const ev of events) yield* jsonAnswerEvents(ev);
+      else yield* events;
     }
     if (!done && !signal.aborted) throw new LlmuxError("upstream_error", `provider '${this.name}' ended the stream before finishing`);
   }

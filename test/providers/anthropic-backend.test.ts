@@ -116,6 +116,25 @@ describe("encodeAnthropicRequest", () => {
     ]);
   });
 
+  it("asks for a JSON answer as a forced call to one tool whose input schema is the answer's", () => {
+    const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
+    const body = encodeAnthropicRequest({ ...simpleRequest(), responseFormat: { type: "json_schema", name: "place", schema, strict: true } }, "c");
+    assert.deepEqual(body.tools, [{ name: "json_answer", description: "Give your whole answer (place) as this tool's input.", input_schema: schema }]);
+    assert.deepEqual(body.tool_choice, { type: "tool", name: "json_answer" });
+    const any = encodeAnthropicRequest({ ...simpleRequest(), responseFormat: { type: "json_object" } }, "c");
+    assert.deepEqual((any.tools as { input_schema: unknown }[])[0]!.input_schema, { type: "object" });
+    assert.equal(encodeAnthropicRequest({ ...simpleRequest(), responseFormat: { type: "text" } }, "c").tools, undefined);
+    // What cannot be asked this way is refused, not ignored.
+    const refused = (req: Partial<ChatRequest>, words: RegExp) =>
+      assert.throws(
+        () => encodeAnthropicRequest({ ...simpleRequest(), responseFormat: { type: "json_object" }, ...req }, "c"),
+        (e: LlmuxError) => e.status === 400 && e.code === "unsupported_parameter" && words.test(e.detail),
+      );
+    refused({ tools: [{ name: "t", parameters: { type: "object" } }] }, /combined with tools/);
+    refused({ reasoning: { enabled: true }, maxTokens: 4096 }, /thinking/);
+    refused({ responseFormat: { type: "json_schema", schema: { type: "array", items: { type: "string" } } } }, /root must be of type 'object'/);
+  });
+
   it("keeps thinking on in a tool loop only when the loop's signed blocks came back", () => {
     const tools = [{ name: "get_weather", parameters: { type: "object" } }];
     const call = { id: "toolu_1", name: "get_weather", arguments: '{"city":"Paris"}' };
@@ -190,6 +209,33 @@ describe("AnthropicBackend against a fake Anthropic provider", () => {
     const { events, error } = await collect(backend().stream(simpleRequest(), { signal: signal() }));
     assert.equal(error, undefined);
     assert.deepEqual(events, ANTHROPIC_FIXTURE_EVENTS["stream-thinking-text.sse"]);
+  });
+
+  it("hands a JSON answer's forced tool call back as the answer's text, finishing with a plain stop", async () => {
+    const ev = (name: string, data: Record<string, unknown>) => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+    fake.queue.push({
+      kind: "sse",
+      chunkSize: 7,
+      body:
+        ev("message_start", { message: { id: "msg_j", type: "message", role: "assistant", model: "claude-x", content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 12, output_tokens: 1 } } }) +
+        ev("content_block_start", { index: 0, content_block: { type: "tool_use", id: "toolu_j", name: "json_answer", input: {} } }) +
+        ev("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: "" } }) +
+        ev("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: '{"city": "Par' } }) +
+        ev("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: 'is"}' } }) +
+        ev("content_block_stop", { index: 0 }) +
+        ev("message_delta", { delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 9 } }) +
+        ev("message_stop", {}),
+    });
+    const { events, error } = await collect(backend().stream({ ...simpleRequest(), responseFormat: { type: "json_object" } }, { signal: signal() }));
+    assert.equal(error, undefined);
+    assert.deepEqual(events, [
+      { type: "start", model: "claude-x", promptTokens: 12 },
+      { type: "text", text: '{"city": "Par' },
+      { type: "text", text: 'is"}' },
+      { type: "usage", usage: { promptTokens: 12, completionTokens: 9 } },
+      { type: "finish", reason: "stop" },
+    ]);
+    assert.deepEqual((fake.received.at(-1)!.body as { tool_choice: unknown }).tool_choice, { type: "tool", name: "json_answer" });
   });
 
   it("decodes tool calls with their ids", async () => {

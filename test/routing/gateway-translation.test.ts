@@ -1,5 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import assert from "node:assert/strict";
+import { zodResponseFormat } from "openai/helpers/zod";
+import { z } from "zod";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -177,6 +179,30 @@ describe("protocol translation and pass-through through a real llmux", () => {
     assert.equal(msg.content, "Answer");
     assert.equal(r.choices[0]!.finish_reason, "stop");
     assert.deepEqual([r.usage?.prompt_tokens, r.usage?.completion_tokens], [20, 7]);
+  });
+
+  it("OpenAI client → Anthropic provider: parse() with a zod schema gets its object (a forced tool call under the hood)", async () => {
+    const Place = z.object({ city: z.string(), celsius: z.number() });
+    const ev = (name: string, data: Record<string, unknown>) => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+    const toolAnswer = (json: string) =>
+      ev("message_start", { message: { id: "msg_j", type: "message", role: "assistant", model: "up-claude", content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 20, output_tokens: 1 } } }) +
+      ev("content_block_start", { index: 0, content_block: { type: "tool_use", id: "toolu_j", name: "json_answer", input: {} } }) +
+      ev("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: json } }) +
+      ev("content_block_stop", { index: 0 }) +
+      ev("message_delta", { delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 12 } }) +
+      ev("message_stop", {});
+    claude.queue.push({ kind: "sse", body: toolAnswer('{"city":"Paris","celsius":18}') });
+    const r = await s.openai.chat.completions.parse({ model: "to-claude", messages: [{ role: "user", content: "Where and how warm?" }], response_format: zodResponseFormat(Place, "place") });
+    assert.deepEqual(r.choices[0]!.message.parsed, { city: "Paris", celsius: 18 });
+    assert.equal(r.choices[0]!.finish_reason, "stop");
+    assert.equal(r.choices[0]!.message.tool_calls, undefined, "the tool is llmux's means, not the client's call");
+    const body = claude.received.at(-1)!.body as { tools: { name: string; input_schema: { properties: unknown } }[]; tool_choice: unknown };
+    assert.deepEqual(body.tool_choice, { type: "tool", name: "json_answer" });
+    assert.deepEqual(Object.keys(body.tools[0]!.input_schema.properties as object), ["city", "celsius"], "the client's schema is the tool's input schema");
+    // Streamed, the same answer comes as content deltas.
+    claude.queue.push({ kind: "sse", body: toolAnswer('{"city":"Oslo","celsius":-3}'), chunkSize: 9 });
+    const streamed = await s.openai.chat.completions.stream({ model: "to-claude", messages: [{ role: "user", content: "Again" }], response_format: zodResponseFormat(Place, "place") }).finalChatCompletion();
+    assert.deepEqual(streamed.choices[0]!.message.parsed, { city: "Oslo", celsius: -3 });
   });
 
   it("OpenAI client → Anthropic provider without streaming", async () => {

@@ -1,5 +1,6 @@
 import type { ChatMessage, ChatRequest, ContentPart, ToolChoice } from "../../core/chat.js";
 import { invalidField } from "../../errors/llmux-error.js";
+import { jsonAnswerTool } from "./json-answer.js";
 
 /** `max_tokens` is required by Anthropic: this is sent when the request sets none. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
@@ -124,8 +125,9 @@ function encodeToolChoice(c: ToolChoice, parallel: boolean | undefined): Block {
  * signed and redacted reasoning blocks go back first in its message, unchanged. `reasoning.enabled`
  * turns thinking on with half of `max_tokens` as budget (at least 1024, so `max_tokens` must
  * exceed 1024), except in a tool loop whose blocks the client did not send back
- * ({@link toolLoopLacksThinking}). A JSON `responseFormat` has no Anthropic equivalent and is
- * not sent. A legacy `prompt` is sent as one user message.
+ * ({@link toolLoopLacksThinking}). A JSON `responseFormat` becomes a forced call to one tool
+ * whose input schema is the answer's ({@link jsonAnswerTool}). A legacy `prompt` is sent as one
+ * user message.
  */
 export function encodeAnthropicRequest(req: ChatRequest, model: string): Record<string, unknown> {
   const enc =
@@ -149,6 +151,8 @@ export function encodeAnthropicRequest(req: ChatRequest, model: string): Record<
   }
   if (req.toolChoice) body.tool_choice = encodeToolChoice(req.toolChoice, req.parallelToolCalls);
   else if (req.parallelToolCalls === false && req.tools && req.tools.length > 0) body.tool_choice = { type: "auto", disable_parallel_tool_use: true };
+  const json = jsonAnswerTool(req);
+  if (json) Object.assign(body, json);
   if (req.reasoning && !(req.reasoning.enabled && toolLoopLacksThinking(req.messages))) {
     if (req.reasoning.enabled) {
       if (maxTokens <= MIN_THINKING_BUDGET) throw invalidField("max_tokens", `must be more than ${MIN_THINKING_BUDGET} to think on this provider`);
