@@ -90,9 +90,16 @@ export interface ChatRequest {
   /** false: at most one tool call per answer. */
   parallelToolCalls?: boolean;
   responseFormat?: ResponseFormat;
-  /** Turns the model's thinking on or off where its template supports it; absent = the template's default. */
-  reasoning?: { enabled: boolean };
+  /**
+   * Turns the model's thinking on or off where its template supports it; absent = the template's
+   * default. How much to think, as the client said it: an OpenAI `reasoning_effort`, or an
+   * Anthropic thinking budget in tokens. Backends that can steer it use what they understand.
+   */
+  reasoning?: { enabled: boolean; effort?: ReasoningEffort; budgetTokens?: number };
 }
+
+/** OpenAI's reasoning effort words for a thinking model (`none` is `reasoning.enabled: false`). */
+export type ReasoningEffort = "minimal" | "low" | "medium" | "high" | "xhigh" | "max";
 
 /** Why generation ended, in canonical terms; codecs map it to each protocol's words. */
 export type FinishReason = "stop" | "stop_sequence" | "length" | "tool_calls";

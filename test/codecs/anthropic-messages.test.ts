@@ -282,7 +282,7 @@ describe("Anthropic messages codec: requests", () => {
 
   it("maps thinking to the reasoning switch and checks its budget", () => {
     const on = (thinking: unknown) => decodeAnthropicMessages({ ...ok, max_tokens: 4096, thinking }).request.reasoning;
-    assert.deepEqual(on({ type: "enabled", budget_tokens: 1024 }), { enabled: true });
+    assert.deepEqual(on({ type: "enabled", budget_tokens: 1024 }), { enabled: true, budgetTokens: 1024 });
     assert.deepEqual(on({ type: "adaptive" }), { enabled: true });
     assert.deepEqual(on({ type: "disabled" }), { enabled: false });
     assert.equal(decodeAnthropicMessages(ok).request.reasoning, undefined);

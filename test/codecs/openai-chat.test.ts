@@ -172,7 +172,7 @@ describe("OpenAI chat codec", () => {
       stream_options: { include_usage: true, include_obfuscation: false },
       reasoning_effort: "xhigh",
     });
-    assert.deepEqual(request.reasoning, { enabled: true });
+    assert.deepEqual(request.reasoning, { enabled: true, effort: "xhigh" });
     assert.throws(
       () => decodeOpenAIChat({ model: "tiny", messages: [{ role: "user", content: "hi" }], verbosity: "low" }),
       (err: unknown) => err instanceof LlmuxError && err.status === 400 && /verbosity is not supported/.test(err.detail),

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { encodeOpenAIChatRequest } from "../../src/codecs/openai/chat-request-encode.js";
-import type { ChatEvent } from "../../src/core/chat.js";
+import type { ChatEvent, ChatRequest } from "../../src/core/chat.js";
 import { LlmuxError } from "../../src/errors/llmux-error.js";
 import { OpenAIBackend } from "../../src/providers/openai-backend.js";
 import { API_KEY, FULL_REQUEST, simpleRequest } from "./canonical-request.js";
@@ -155,10 +155,21 @@ describe("OpenAIBackend against a fake OpenAI provider", () => {
     assert.equal(body.seed, 7);
     assert.equal(body.stream, true);
     assert.deepEqual(body.stream_options, { include_usage: true });
-    // Nothing else: no top_k for OpenAI itself, no reasoning fields.
+    // Thinking on, without an effort or budget: OpenAI's default effort.
+    assert.equal(body.reasoning_effort, "medium");
+    // Nothing else: no top_k for OpenAI itself.
     assert.deepEqual(Object.keys(body).sort(), [
-      "max_completion_tokens", "messages", "model", "parallel_tool_calls", "seed", "stop", "stream", "stream_options", "temperature", "tool_choice", "tools", "top_p",
+      "max_completion_tokens", "messages", "model", "parallel_tool_calls", "reasoning_effort", "seed", "stop", "stream", "stream_options", "temperature", "tool_choice", "tools", "top_p",
     ]);
+  });
+
+  it("turns thinking asked for into a reasoning effort (the client's word, or the nearest to a thinking budget), and off into nothing", () => {
+    const effort = (reasoning: ChatRequest["reasoning"]) => encodeOpenAIChatRequest({ ...simpleRequest(), reasoning }, "m").reasoning_effort;
+    assert.equal(effort({ enabled: true, effort: "xhigh" }), "xhigh");
+    assert.deepEqual([1024, 4000, 4096, 10_000, 16_384, 31_999].map((budgetTokens) => effort({ enabled: true, budgetTokens })), ["low", "low", "medium", "medium", "high", "high"]);
+    assert.equal(effort({ enabled: true }), "medium");
+    assert.equal(effort({ enabled: false }), undefined, "a model that does not reason refuses the field");
+    assert.equal(effort(undefined), undefined);
   });
 
   it("writes max_tokens and llama.cpp sampling for openai-compatible, base URL ending in /v1", async () => {

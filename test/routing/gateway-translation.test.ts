@@ -289,6 +289,19 @@ describe("protocol translation and pass-through through a real llmux", () => {
     assert.deepEqual([final.usage.input_tokens, final.usage.output_tokens], [81, 15]);
   });
 
+  it("Anthropic client → OpenAI provider: a thinking budget becomes the nearest reasoning effort", async () => {
+    for (const [thinking, effort] of [
+      [{ type: "enabled", budget_tokens: 10_000 }, "medium"],
+      [{ type: "enabled", budget_tokens: 31_999 }, "high"],
+      [{ type: "disabled" }, undefined],
+    ] as const) {
+      oai.queue.push({ kind: "sse", body: openaiSse("ok") });
+      const m = await anthropic.messages.stream({ model: "to-openai", max_tokens: 32_000, thinking, messages: [{ role: "user", content: "Think." }] }).finalMessage();
+      assert.deepEqual(m.content, [{ type: "text", text: "ok" }]);
+      assert.equal((oai.received.at(-1)!.body as { reasoning_effort?: string }).reasoning_effort, effort, JSON.stringify(thinking));
+    }
+  });
+
   it("OpenAI → OpenAI passes the body through byte for byte, and the stream back untouched", async () => {
     // Odd spacing and key order: re-encoding would change these bytes.
     const sent = '{ "stream":true,"messages":[{"content":"hé \\u00e9","role":"user"}],   "model":"gpt-same","x_vendor_field":{"a":1}}';

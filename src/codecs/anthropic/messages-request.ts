@@ -303,7 +303,7 @@ function decodePrompt(b: PromptBody): PromptPart {
     ...(toolChoiceOut ? { toolChoice: toolChoiceOut } : {}),
     ...(parallel !== undefined ? { parallelToolCalls: parallel } : {}),
     ...(responseFormat ? { responseFormat } : {}),
-    ...(b.thinking ? { reasoning: { enabled: b.thinking.type !== "disabled" } } : {}),
+    ...(b.thinking ? { reasoning: b.thinking.type === "enabled" ? { enabled: true, budgetTokens: b.thinking.budget_tokens } : { enabled: b.thinking.type !== "disabled" } } : {}),
   };
 }
 

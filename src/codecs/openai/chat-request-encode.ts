@@ -1,4 +1,4 @@
-import type { ChatMessage, ChatRequest, ContentPart, ToolChoice } from "../../core/chat.js";
+import type { ChatMessage, ChatRequest, ContentPart, ReasoningEffort, ToolChoice } from "../../core/chat.js";
 import { thinkingBlockJson } from "./thinking-blocks.js";
 
 /** Which OpenAI dialect to write: OpenAI itself, or a third-party OpenAI-compatible server. */
@@ -78,6 +78,16 @@ function encodeMessages(messages: ChatMessage[], compatible: boolean): Record<st
   return out;
 }
 
+/**
+ * The effort closest to an Anthropic thinking budget: up to 4,095 tokens `low`, up to 16,383
+ * `medium`, more `high` (Claude Code's "think", "think hard" and "ultrathink" ask for 4,000,
+ * 10,000 and 31,999). Without a budget (adaptive thinking), `medium`, OpenAI's default.
+ */
+export function effortForBudget(budgetTokens: number | undefined): ReasoningEffort {
+  if (budgetTokens === undefined) return "medium";
+  return budgetTokens < 4096 ? "low" : budgetTokens < 16384 ? "medium" : "high";
+}
+
 function encodeToolChoice(c: ToolChoice): unknown {
   return c.type === "tool" ? { type: "function", function: { name: c.name } } : c.type;
 }
@@ -111,6 +121,9 @@ export function encodeOpenAIChatRequest(req: ChatRequest, model: string, options
     }));
   }
   if (req.toolChoice) body.tool_choice = encodeToolChoice(req.toolChoice);
+  // Thinking asked for (an Anthropic client's `thinking`) becomes a reasoning effort. Turned off,
+  // nothing is sent: a model that does not reason refuses the field even when it says "minimal".
+  if (req.reasoning?.enabled) body.reasoning_effort = req.reasoning.effort ?? effortForBudget(req.reasoning.budgetTokens);
   if (req.parallelToolCalls !== undefined && req.tools && req.tools.length > 0) body.parallel_tool_calls = req.parallelToolCalls;
   const rf = req.responseFormat;
   if (rf && rf.type !== "text") {

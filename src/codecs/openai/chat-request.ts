@@ -208,7 +208,7 @@ export function decodeOpenAIChat(body: unknown): { request: ChatRequest; include
               strict: b.response_format.json_schema.strict ?? undefined,
             }
           : b.response_format,
-      reasoning: b.reasoning_effort == null ? undefined : { enabled: b.reasoning_effort !== "none" },
+      reasoning: b.reasoning_effort == null ? undefined : b.reasoning_effort === "none" ? { enabled: false } : { enabled: true, effort: b.reasoning_effort },
     },
     includeUsage: b.stream === true && b.stream_options?.include_usage === true,
   };
