@@ -96,6 +96,11 @@ export interface ChatRequest {
    * Anthropic thinking budget in tokens. Backends that can steer it use what they understand.
    */
   reasoning?: { enabled: boolean; effort?: ReasoningEffort; budgetTokens?: number };
+  /**
+   * Who the request is for, as the client named them for a provider's abuse tracking (OpenAI
+   * `safety_identifier` or `user`, Anthropic `metadata.user_id`): an opaque id, passed on to providers.
+   */
+  endUser?: string;
 }
 
 /** OpenAI's reasoning effort words for a thinking model (`none` is `reasoning.enabled: false`). */

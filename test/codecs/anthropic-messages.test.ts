@@ -162,9 +162,9 @@ describe("Anthropic messages codec: whole messages", () => {
 
 describe("Anthropic messages codec: requests", () => {
   it("decodes every block type into the canonical model", () => {
-    const { request, userId } = decodeAnthropicMessages(JSON.parse(fixture("request-all-blocks.json")));
+    const { request } = decodeAnthropicMessages(JSON.parse(fixture("request-all-blocks.json")));
     assert.deepEqual(request, JSON.parse(fixture("request-all-blocks.canonical.json")));
-    assert.equal(userId, "user-123");
+    assert.equal(request.endUser, "user-123");
   });
 
   it("decodes string content, a string system prompt and tool choices", () => {

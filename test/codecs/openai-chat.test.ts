@@ -171,8 +171,11 @@ describe("OpenAI chat codec", () => {
       stream: true,
       stream_options: { include_usage: true, include_obfuscation: false },
       reasoning_effort: "xhigh",
+      user: "legacy-user-field",
     });
     assert.deepEqual(request.reasoning, { enabled: true, effort: "xhigh" });
+    assert.equal(request.endUser, "user-hash", "the safety identifier, before the older user field");
+    assert.equal(decodeOpenAIChat({ model: "tiny", messages: [{ role: "user", content: "hi" }], user: "u-1" }).request.endUser, "u-1");
     assert.throws(
       () => decodeOpenAIChat({ model: "tiny", messages: [{ role: "user", content: "hi" }], verbosity: "low" }),
       (err: unknown) => err instanceof LlmuxError && err.status === 400 && /verbosity is not supported/.test(err.detail),

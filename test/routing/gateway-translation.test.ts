@@ -14,6 +14,7 @@ const OPENAI_TOOLS_SSE = readFileSync(new URL("../fixtures/openai/real-tool-stre
 /** An OpenAI request with a system prompt, history, images (inline and URL), tools, tool calls and results, stop sequences. */
 const OPENAI_REQUEST = {
   model: "to-claude",
+  safety_identifier: "end-user-7",
   max_tokens: 2048,
   temperature: 0.2,
   top_p: 0.9,
@@ -88,6 +89,7 @@ const EXPECTED_ANTHROPIC_BODY = {
     { name: "get_time", input_schema: { type: "object", properties: {} } },
   ],
   tool_choice: { type: "tool", name: "get_weather", disable_parallel_tool_use: true },
+  metadata: { user_id: "end-user-7" },
   stream: true,
 };
 
@@ -221,6 +223,7 @@ describe("protocol translation and pass-through through a real llmux", () => {
       system: "Be brief.",
       stop_sequences: ["END"],
       temperature: 0.5,
+      metadata: { user_id: "end-user-8" },
       tools: [{ name: "get_weather", description: "Current weather", input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } }],
       tool_choice: { type: "tool", name: "get_weather" },
       messages: [
@@ -277,6 +280,7 @@ describe("protocol translation and pass-through through a real llmux", () => {
     assert.deepEqual(body.tool_choice, { type: "function", function: { name: "get_weather" } });
     assert.deepEqual(body.stop, ["END"]);
     assert.equal(body.temperature, 0.5);
+    assert.equal(body.user, "end-user-8", "metadata.user_id, for the provider's abuse tracking");
     assert.equal(body.stream, true);
 
     assert.equal(final.model, "gpt-4.1-mini-2025-04-14", "the model the provider reports serving");

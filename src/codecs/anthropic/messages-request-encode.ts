@@ -161,6 +161,7 @@ export function encodeAnthropicRequest(req: ChatRequest, model: string): Record<
       body.thinking = { type: "disabled" };
     }
   }
+  if (req.endUser !== undefined) body.metadata = { user_id: req.endUser };
   body.stream = req.stream;
   return body;
 }

@@ -8,7 +8,7 @@ import { parseBody } from "../validation.js";
  * as far as llmux honours it, and its decoding into the canonical {@link ChatRequest}.
  * Fields llmux knows but cannot honour are refused by name. Accepted and dropped are
  * only what cannot matter to a local model: `cache_control` (no prompt cache to steer) and
- * `metadata.user_id` (returned for the audit log). Thinking `signature`s and
+ * `metadata.user_id` (kept as `endUser` for providers). Thinking `signature`s and
  * `redacted_thinking` (Anthropic-encrypted, readable by Claude only) are kept in the canonical
  * message's `reasoningBlocks`, which only an Anthropic provider reads.
  */
@@ -308,7 +308,7 @@ function decodePrompt(b: PromptBody): PromptPart {
 }
 
 /** Decodes a `/v1/messages` body into the canonical request (throws `LlmuxError` on bad input). */
-export function decodeAnthropicMessages(body: unknown): { request: ChatRequest; userId?: string } {
+export function decodeAnthropicMessages(body: unknown): { request: ChatRequest } {
   const b = parseBody(anthropicMessagesSchema, body, UNSUPPORTED);
   if (b.thinking?.type === "enabled" && b.thinking.budget_tokens >= b.max_tokens) {
     throw invalidField("thinking.budget_tokens", "must be less than max_tokens");
@@ -321,8 +321,8 @@ export function decodeAnthropicMessages(body: unknown): { request: ChatRequest; 
       sampling: { temperature: b.temperature, topP: b.top_p, topK: b.top_k },
       stop: b.stop_sequences ?? [],
       stream: b.stream === true,
+      ...(b.metadata?.user_id ? { endUser: b.metadata.user_id } : {}),
     },
-    ...(b.metadata?.user_id ? { userId: b.metadata.user_id } : {}),
   };
 }
 

@@ -132,6 +132,7 @@ export function encodeOpenAIChatRequest(req: ChatRequest, model: string, options
         ? { type: "json_object" }
         : { type: "json_schema", json_schema: { name: rf.name ?? "response", schema: rf.schema, ...(rf.strict !== undefined ? { strict: rf.strict } : {}) } };
   }
+  if (req.endUser !== undefined) body.user = req.endUser;
   body.stream = req.stream;
   if (req.stream) body.stream_options = { include_usage: true };
   return body;

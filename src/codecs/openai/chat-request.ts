@@ -110,7 +110,7 @@ export const chatCompletionSchema = z.strictObject({
   ...samplingFields,
   n: z.literal(1).nullable().optional(),
   user: z.string().max(256).optional(),
-  // Identifiers for the provider's own caching and abuse tracking: accepted like `user`, nothing to do here.
+  // The provider's cache key: nothing to do here. The safety identifier, like `user`, goes on to providers (endUser).
   prompt_cache_key: z.string().max(1024).nullable().optional(),
   safety_identifier: z.string().max(256).nullable().optional(),
   logprobs: z.literal(false).nullable().optional(),
@@ -209,6 +209,7 @@ export function decodeOpenAIChat(body: unknown): { request: ChatRequest; include
             }
           : b.response_format,
       reasoning: b.reasoning_effort == null ? undefined : b.reasoning_effort === "none" ? { enabled: false } : { enabled: true, effort: b.reasoning_effort },
+      ...(b.safety_identifier || b.user ? { endUser: (b.safety_identifier || b.user)! } : {}),
     },
     includeUsage: b.stream === true && b.stream_options?.include_usage === true,
   };
