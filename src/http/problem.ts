@@ -2,10 +2,14 @@ import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { LlmuxError, isLlmuxError } from "../errors/llmux-error.js";
 import { PROBLEM_CONTENT_TYPE, renderProblem, type ErrorSurface } from "../errors/render.js";
 
-/** Which SDK envelope a path's errors carry. */
-export function surfaceFor(url: string): ErrorSurface {
+/**
+ * Which SDK envelope a request's errors carry: Anthropic's on its Messages paths and wherever
+ * the Anthropic SDK calls (it sends `anthropic-version` on every request, to `/v1/models` too),
+ * OpenAI's elsewhere on `/v1`.
+ */
+export function surfaceFor(url: string, headers: Record<string, unknown> = {}): ErrorSurface {
   if (url.startsWith("/v1/messages")) return "anthropic";
-  if (url.startsWith("/v1/") || url === "/v1") return "openai";
+  if (url.startsWith("/v1/") || url === "/v1") return typeof headers["anthropic-version"] === "string" ? "anthropic" : "openai";
   return "plain";
 }
 
@@ -45,7 +49,7 @@ export function frameworkProblem(err: { code?: string }): LlmuxError {
 
 /** Sends an error as `application/problem+json` (with the SDK envelope on `/v1`). */
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: LlmuxError): FastifyReply {
-  const body = renderProblem(err, { requestId: request.id, instance: request.url.split("?")[0], surface: surfaceFor(request.url) });
+  const body = renderProblem(err, { requestId: request.id, instance: request.url.split("?")[0], surface: surfaceFor(request.url, request.headers) });
   if (err.headers) reply.headers(err.headers);
   return reply.code(err.status).type(PROBLEM_CONTENT_TYPE).send(body);
 }

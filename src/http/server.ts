@@ -44,7 +44,7 @@ import { registerMetricsRoutes } from "./routes/metrics.js";
 import { registerOpenAIChatRoutes } from "./routes/openai-chat.js";
 import { registerOpenAICompletionRoutes } from "./routes/openai-completions.js";
 import { registerOpenAIEmbeddingRoutes, type EmbeddingBackend } from "./routes/openai-embeddings.js";
-import { registerOpenAIModelRoutes } from "./routes/openai-models.js";
+import { registerModelRoutes } from "./routes/models.js";
 import { registerWebUiRoutes } from "./routes/web-ui.js";
 
 export interface HttpDeps {
@@ -166,7 +166,7 @@ export function buildHttpServer(deps: HttpDeps, options: HttpOptions): FastifyIn
   app.setNotFoundHandler((request, reply) => sendNoRoute(app, request, reply));
 
   registerHealthRoutes(app, deps.version);
-  registerOpenAIModelRoutes(app, deps);
+  registerModelRoutes(app, deps);
   registerOpenAIChatRoutes(app, deps);
   registerAnthropicRoutes(app, deps);
   registerOpenAICompletionRoutes(app, deps);

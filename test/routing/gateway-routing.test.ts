@@ -1,3 +1,4 @@
+import Anthropic from "@anthropic-ai/sdk";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
@@ -100,6 +101,27 @@ describe("routing rules, balancing and failover through a real llmux", () => {
       [["tiny", "llmux"], ["gpt-exact", "a"], ["a-one", "a"], ["a-two", "a"]],
       "local models, exact rule names and the provider models a rule matches",
     );
+
+    // The Anthropic SDK gets the same list in Anthropic's shape, page by page (it sends anthropic-version).
+    const anthropic = new Anthropic({ baseURL: s.url, apiKey: "unused", maxRetries: 0 });
+    const everyId = (await s.openai.models.list()).data.map((m) => m.id);
+    const paged: string[] = [];
+    for await (const m of anthropic.models.list({ limit: 2 })) paged.push(m.id);
+    assert.deepEqual(paged, everyId, "after_id pagination walks the whole list once");
+    const first = await anthropic.models.list({ limit: 2 });
+    assert.equal(first.has_more, everyId.length > 2);
+    assert.deepEqual([first.first_id, first.last_id], [everyId[0], everyId[1]]);
+    const before = await anthropic.models.list({ before_id: everyId[2]!, limit: 1 });
+    assert.deepEqual(before.data.map((m) => m.id), [everyId[1]]);
+    for (const id of ["tiny", "gpt-exact"]) {
+      const m = await anthropic.models.retrieve(id);
+      assert.deepEqual([m.type, m.id, m.display_name], ["model", id, id]);
+      assert.ok(!Number.isNaN(Date.parse(m.created_at)), m.created_at);
+    }
+    await assert.rejects(anthropic.models.retrieve("no-such-model"), (e: unknown) => e instanceof Anthropic.NotFoundError);
+    const bad = await fetch(`${s.url}/v1/models?limit=0`, { headers: { "anthropic-version": "2023-06-01" } });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { type: string }).type, "error", "Anthropic's error envelope");
   });
 
   it("pass-through answers carry the same security headers and request id as every other response", async () => {
