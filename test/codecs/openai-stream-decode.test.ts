@@ -12,6 +12,16 @@ const decodeAll = (body: string): ChatEvent[] => {
 };
 
 describe("OpenAI stream decoding (wire → canonical → wire)", () => {
+  it("passes a refusal on as the answer's text", () => {
+    const d = new OpenAIChatStreamDecoder();
+    const chunk = (delta: Record<string, unknown>, finish: string | null = null) => JSON.stringify({ model: "m", choices: [{ index: 0, delta, finish_reason: finish }] });
+    const events = [chunk({ role: "assistant", content: null, refusal: "" }), chunk({ refusal: "I can't " }), chunk({ refusal: "help with that." }), chunk({}, "stop"), "[DONE]"].flatMap((c) => d.decode(c));
+    assert.deepEqual(events.filter((e) => e.type === "text"), [
+      { type: "text", text: "I can't " },
+      { type: "text", text: "help with that." },
+    ]);
+  });
+
   it("reads thinking_blocks (another llmux in front of Claude), skipping entries nothing signed", () => {
     const chunk = (delta: Record<string, unknown>) => JSON.stringify({ model: "m", choices: [{ index: 0, delta, finish_reason: null }] });
     const d = new OpenAIChatStreamDecoder();

@@ -12,7 +12,14 @@ interface Chunk {
   model?: string;
   choices?: {
     index: number;
-    delta?: { role?: string; content?: string | null; reasoning_content?: string | null; tool_calls?: ChunkToolCall[]; thinking_blocks?: unknown[] | null };
+    delta?: {
+      role?: string;
+      content?: string | null;
+      refusal?: string | null;
+      reasoning_content?: string | null;
+      tool_calls?: ChunkToolCall[];
+      thinking_blocks?: unknown[] | null;
+    };
     finish_reason?: string | null;
   }[];
   usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
@@ -72,8 +79,11 @@ export class OpenAIChatStreamDecoder {
       const d = choice.delta ?? {};
       const reasoning = textOf(d.reasoning_content);
       const content = textOf(d.content);
+      // A refusal (OpenAI's own field, content null) is what the model said: text for the client, not nothing.
+      const refusal = textOf(d.refusal);
       if (reasoning) out.push({ type: "reasoning", text: reasoning });
       if (content) out.push({ type: "text", text: content });
+      if (refusal) out.push({ type: "text", text: refusal });
       for (const b of listOf(d.thinking_blocks)) {
         const block = reasoningBlockOf(b);
         if (block) out.push({ type: "reasoning_block", block });
