@@ -110,8 +110,11 @@ export type ReasoningEffort = "minimal" | "low" | "medium" | "high" | "xhigh" | 
 export type FinishReason = "stop" | "stop_sequence" | "length" | "tool_calls";
 
 export interface Usage {
+  /** Every prompt token, those read from a prompt cache included (OpenAI's `prompt_tokens`). */
   promptTokens: number;
   completionTokens: number;
+  /** Of `promptTokens`, those a provider read from its prompt cache; absent when none were reported. */
+  cachedPromptTokens?: number;
 }
 
 /** The typed stream every backend produces. */

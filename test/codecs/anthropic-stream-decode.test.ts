@@ -69,7 +69,8 @@ describe("Anthropic stream decoding (wire → canonical → wire)", () => {
       sse({ type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 89 } }) +
       sse({ type: "message_stop" });
     assert.deepEqual(decodeAll(body), [
-      { type: "start", model: "claude-sonnet-4-5-20250929", promptTokens: 472 },
+      // input_tokens leaves out the 128 read from the prompt cache: the canonical count holds them.
+      { type: "start", model: "claude-sonnet-4-5-20250929", promptTokens: 600 },
       { type: "reasoning", text: "Need the weather." },
       // The signature_delta is kept: the whole signed block follows its text, at its stop.
       { type: "reasoning_block", block: { kind: "signed", text: "Need the weather.", signature: "EqQBCgIYAhIM1gbcDa9GJwZA" } },
@@ -80,7 +81,7 @@ describe("Anthropic stream decoding (wire → canonical → wire)", () => {
       { type: "tool_call_delta", index: 0, argumentsDelta: 'renheit"}' },
       { type: "tool_call_end", index: 0 },
       // output_tokens in message_delta is cumulative: it replaces message_start's 1.
-      { type: "usage", usage: { promptTokens: 472, completionTokens: 89 } },
+      { type: "usage", usage: { promptTokens: 600, completionTokens: 89, cachedPromptTokens: 128 } },
       { type: "finish", reason: "tool_calls" },
     ]);
   });

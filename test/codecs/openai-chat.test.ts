@@ -65,6 +65,14 @@ describe("OpenAI chat codec", () => {
     assert.deepEqual(res.usage, { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 });
   });
 
+  it("reports a provider's cached prompt tokens as prompt_tokens_details, and nothing of the kind when none were reported", async () => {
+    const events = (usage: ChatEvent & { type: "usage" }): ChatEvent[] => [{ type: "start", model: "m" }, { type: "text", text: "ok" }, usage, { type: "finish", reason: "stop" }];
+    const cached = (await collectOpenAIChat(gen(events({ type: "usage", usage: { promptTokens: 2000, completionTokens: 5, cachedPromptTokens: 1536 } })), "m")) as { usage: Record<string, unknown> };
+    assert.deepEqual(cached.usage, { prompt_tokens: 2000, completion_tokens: 5, total_tokens: 2005, prompt_tokens_details: { cached_tokens: 1536 } });
+    const plain = (await collectOpenAIChat(gen(events({ type: "usage", usage: { promptTokens: 9, completionTokens: 1 } })), "m")) as { usage: Record<string, unknown> };
+    assert.deepEqual(plain.usage, { prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 });
+  });
+
   it("returns a provider's signed and redacted reasoning as thinking_blocks, whole and streamed", async () => {
     const events: ChatEvent[] = [
       { type: "start", model: "claude" },

@@ -306,6 +306,17 @@ describe("protocol translation and pass-through through a real llmux", () => {
     }
   });
 
+  it("Anthropic client → OpenAI provider: tokens the provider read from its prompt cache come back as a cache read", async () => {
+    const usage = { prompt_tokens: 2000, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 1536 } };
+    for (const stream of [false, true]) {
+      oai.queue.push({ kind: "sse", body: openaiSse("ok", "gpt-up", usage) });
+      const req = { model: "to-openai", max_tokens: 100, messages: [{ role: "user" as const, content: "Long prompt." }] };
+      const m = stream ? await anthropic.messages.stream(req).finalMessage() : await anthropic.messages.create(req);
+      // Anthropic counts input_tokens without the cache read, as its own API does.
+      assert.deepEqual([m.usage.input_tokens, m.usage.cache_read_input_tokens, m.usage.output_tokens], [464, 1536, 5], `stream ${stream}`);
+    }
+  });
+
   it("OpenAI → OpenAI passes the body through byte for byte, and the stream back untouched", async () => {
     // Odd spacing and key order: re-encoding would change these bytes.
     const sent = '{ "stream":true,"messages":[{"content":"hé \\u00e9","role":"user"}],   "model":"gpt-same","x_vendor_field":{"a":1}}';

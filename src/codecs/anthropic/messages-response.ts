@@ -18,8 +18,9 @@ export type AnthropicContentBlock =
 
 export interface AnthropicUsage {
   input_tokens: number;
-  /** llmux keeps no prompt cache: always 0, sent so clients that add the counters get numbers. */
+  /** Always 0: no provider llmux translates from reports cache writes apart. Sent so clients that add the counters get numbers. */
   cache_creation_input_tokens: number;
+  /** A translated provider's cached prompt tokens (OpenAI's `cached_tokens`), else 0: `input_tokens` leaves them out, as Anthropic counts. */
   cache_read_input_tokens: number;
   output_tokens: number;
 }
@@ -70,10 +71,10 @@ export function newMessageId(): string {
 export const anthropicStopReason = (r: FinishReason): AnthropicStopReason =>
   r === "stop" ? "end_turn" : r === "length" ? "max_tokens" : r === "tool_calls" ? "tool_use" : "stop_sequence";
 
-const usageJson = (inputTokens: number, outputTokens: number): AnthropicUsage => ({
-  input_tokens: inputTokens,
+const usageJson = (inputTokens: number, outputTokens: number, cacheRead = 0): AnthropicUsage => ({
+  input_tokens: inputTokens - cacheRead,
   cache_creation_input_tokens: 0,
-  cache_read_input_tokens: 0,
+  cache_read_input_tokens: cacheRead,
   output_tokens: outputTokens,
 });
 
@@ -180,7 +181,7 @@ export class AnthropicStreamEncoder {
         stop_sequence: reason === "stop_sequence" ? (this.finish?.stopSequence ?? null) : null,
         stop_details: null,
       },
-      usage: usageJson(inputTokens, this.usage?.completionTokens ?? 0),
+      usage: usageJson(inputTokens, this.usage?.completionTokens ?? 0, this.usage?.cachedPromptTokens),
     });
     out.push({ type: "message_stop" });
     return out;

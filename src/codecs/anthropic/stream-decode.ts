@@ -1,10 +1,12 @@
-import type { ChatEvent, FinishReason } from "../../core/chat.js";
+import type { ChatEvent, FinishReason, Usage } from "../../core/chat.js";
 import { LlmuxError } from "../../errors/llmux-error.js";
 import { tokenCount } from "../../core/token-count.js";
 
 interface WireUsage {
   input_tokens?: number | null;
   output_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
 }
 
 interface WireBlock {
@@ -58,6 +60,8 @@ export class AnthropicStreamDecoder {
   private readonly thinkingBlocks = new Map<number, { text: string; signature: string }>();
   private toolCount = 0;
   private promptTokens = 0;
+  private cacheRead = 0;
+  private cacheWrite = 0;
   private outputTokens = 0;
   private stopReason: string | null = null;
   private stopSequence: string | null = null;
@@ -73,8 +77,10 @@ export class AnthropicStreamDecoder {
         const output = tokenCount(usage?.output_tokens);
         if (input !== null) this.promptTokens = input;
         if (output !== null) this.outputTokens = output;
+        this.cacheRead = tokenCount(usage?.cache_read_input_tokens) ?? this.cacheRead;
+        this.cacheWrite = tokenCount(usage?.cache_creation_input_tokens) ?? this.cacheWrite;
         const start: ChatEvent = { type: "start", model: typeof ev.message?.model === "string" ? ev.message.model : "" };
-        if (input !== null) start.promptTokens = input;
+        if (input !== null) start.promptTokens = input + this.cacheRead + this.cacheWrite;
         return [start];
       }
       case "content_block_start": {
@@ -135,12 +141,17 @@ export class AnthropicStreamDecoder {
         if (typeof ev.delta?.stop_sequence === "string" || ev.delta?.stop_sequence === null) this.stopSequence = ev.delta.stop_sequence;
         this.outputTokens = tokenCount(ev.usage?.output_tokens) ?? this.outputTokens;
         this.promptTokens = tokenCount(ev.usage?.input_tokens) ?? this.promptTokens;
+        this.cacheRead = tokenCount(ev.usage?.cache_read_input_tokens) ?? this.cacheRead;
+        this.cacheWrite = tokenCount(ev.usage?.cache_creation_input_tokens) ?? this.cacheWrite;
         return [];
       case "message_stop": {
         const reason = FINISH[this.stopReason ?? ""] ?? "stop";
         const finish: ChatEvent = { type: "finish", reason };
         if (reason === "stop_sequence" && this.stopSequence !== null) finish.stopSequence = this.stopSequence;
-        return [{ type: "usage", usage: { promptTokens: this.promptTokens, completionTokens: this.outputTokens } }, finish];
+        // Anthropic's input_tokens leaves out what was read from or written to its prompt cache: the canonical count holds all three.
+        const usage: Usage = { promptTokens: this.promptTokens + this.cacheRead + this.cacheWrite, completionTokens: this.outputTokens };
+        if (this.cacheRead > 0) usage.cachedPromptTokens = this.cacheRead;
+        return [{ type: "usage", usage }, finish];
       }
       case "error":
         // The provider's words may echo the prompt: quoted, so metadata-only records leave them out.

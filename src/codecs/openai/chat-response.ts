@@ -15,6 +15,7 @@ const usageJson = (u: Usage) => ({
   prompt_tokens: u.promptTokens,
   completion_tokens: u.completionTokens,
   total_tokens: u.promptTokens + u.completionTokens,
+  ...(u.cachedPromptTokens !== undefined ? { prompt_tokens_details: { cached_tokens: u.cachedPromptTokens } } : {}),
 });
 
 /** Collects a whole event stream into an OpenAI `chat.completion` object. */

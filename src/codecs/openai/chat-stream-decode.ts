@@ -1,4 +1,4 @@
-import type { ChatEvent, FinishReason } from "../../core/chat.js";
+import type { ChatEvent, FinishReason, Usage } from "../../core/chat.js";
 import { reasoningBlockOf } from "./thinking-blocks.js";
 import { tokenCount } from "../../core/token-count.js";
 
@@ -22,7 +22,7 @@ interface Chunk {
     };
     finish_reason?: string | null;
   }[];
-  usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
+  usage?: { prompt_tokens?: unknown; completion_tokens?: unknown; prompt_tokens_details?: { cached_tokens?: unknown } | null } | null;
 }
 
 /** A list field of a chunk: absent or null is empty; anything but an array is malformed. */
@@ -106,7 +106,13 @@ export class OpenAIChatStreamDecoder {
     if (usage && typeof usage === "object") {
       const promptTokens = tokenCount(usage.prompt_tokens);
       const completionTokens = tokenCount(usage.completion_tokens);
-      if (promptTokens !== null || completionTokens !== null) out.push({ type: "usage", usage: { promptTokens: promptTokens ?? 0, completionTokens: completionTokens ?? 0 } });
+      if (promptTokens !== null || completionTokens !== null) {
+        const u: Usage = { promptTokens: promptTokens ?? 0, completionTokens: completionTokens ?? 0 };
+        // OpenAI's automatic prompt caching: part of the prompt, counted apart (Anthropic clients see it as a cache read).
+        const cached = tokenCount(usage.prompt_tokens_details?.cached_tokens);
+        if (cached !== null && cached > 0 && cached <= u.promptTokens) u.cachedPromptTokens = cached;
+        out.push({ type: "usage", usage: u });
+      }
     }
     return out;
   }
