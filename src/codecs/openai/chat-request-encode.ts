@@ -1,5 +1,4 @@
 import type { ChatMessage, ChatRequest, ContentPart, ReasoningEffort, ToolChoice } from "../../core/chat.js";
-import { thinkingBlockJson } from "./thinking-blocks.js";
 
 /** Which OpenAI dialect to write: OpenAI itself, or a third-party OpenAI-compatible server. */
 export interface OpenAIEncodeOptions {
@@ -28,7 +27,7 @@ function userContent(parts: ContentPart[]): string | WirePart[] {
   return parts.map((p): WirePart => (p.type === "text" ? { type: "text", text: p.text } : { type: "image_url", image_url: { url: imageUrl(p) } }));
 }
 
-function encodeMessage(m: ChatMessage, compatible: boolean): Record<string, unknown> {
+function encodeMessage(m: ChatMessage): Record<string, unknown> {
   const name = m.name !== undefined && m.role !== "tool" ? { name: m.name } : {};
   switch (m.role) {
     case "system":
@@ -36,16 +35,16 @@ function encodeMessage(m: ChatMessage, compatible: boolean): Record<string, unkn
     case "user":
       return { role: "user", content: userContent(m.content), ...name };
     case "assistant": {
-      // Reasoning text is not sent back: OpenAI has no field for it and compatible servers differ.
-      // A provider's signed blocks go to a compatible server as `thinking_blocks` (another llmux,
-      // or LiteLLM, in front of that provider needs them); OpenAI itself refuses fields it does not know.
+      // Reasoning is not sent back, text or signed blocks: OpenAI has no field for it, and a strict
+      // compatible server refuses fields it does not know (a fallback from Claude to such a server
+      // would fail on the history's `thinking_blocks`). Another llmux in front of Claude then
+      // finishes a tool loop without thinking, as for any client that dropped the blocks.
       const text = textOf(m.content);
       const calls = m.toolCalls ?? [];
       return {
         role: "assistant",
         content: text === "" && calls.length > 0 ? null : text,
         ...name,
-        ...(compatible && m.reasoningBlocks?.length ? { thinking_blocks: m.reasoningBlocks.map(thinkingBlockJson) } : {}),
         ...(calls.length > 0
           ? { tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) }
           : {}),
@@ -61,7 +60,7 @@ function encodeMessage(m: ChatMessage, compatible: boolean): Record<string, unkn
  * returned (an Anthropic client's `tool_result` may hold them) follow the run of tool messages
  * in a user message, each call's images after a line naming its call id, rather than being lost.
  */
-function encodeMessages(messages: ChatMessage[], compatible: boolean): Record<string, unknown>[] {
+function encodeMessages(messages: ChatMessage[]): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   let images: WirePart[] = [];
   const flush = () => {
@@ -70,7 +69,7 @@ function encodeMessages(messages: ChatMessage[], compatible: boolean): Record<st
   };
   for (const m of messages) {
     if (m.role !== "tool") flush();
-    out.push(encodeMessage(m, compatible));
+    out.push(encodeMessage(m));
     const own = m.role === "tool" ? m.content.filter((p): p is Extract<ContentPart, { type: "image" }> => p.type === "image") : [];
     if (own.length > 0) images.push({ type: "text", text: `Images from the result of tool call ${m.toolCallId ?? ""}:` }, ...own.map((p): WirePart => ({ type: "image_url", image_url: { url: imageUrl(p) } })));
   }
@@ -99,7 +98,7 @@ function encodeToolChoice(c: ToolChoice): unknown {
  */
 export function encodeOpenAIChatRequest(req: ChatRequest, model: string, options: OpenAIEncodeOptions = {}): Record<string, unknown> {
   const compatible = options.kind === "openai-compatible";
-  const messages = req.messages.length === 0 && req.prompt !== undefined ? [{ role: "user", content: req.prompt }] : encodeMessages(req.messages, compatible);
+  const messages = req.messages.length === 0 && req.prompt !== undefined ? [{ role: "user", content: req.prompt }] : encodeMessages(req.messages);
   const s = req.sampling;
   const body: Record<string, unknown> = { model, messages };
   if (req.maxTokens !== undefined) body[compatible ? "max_tokens" : "max_completion_tokens"] = req.maxTokens;

@@ -4,7 +4,8 @@ import type { ReasoningBlock } from "../../core/chat.js";
  * `thinking_blocks` on an OpenAI-protocol assistant message: a provider's signed or redacted
  * reasoning in Anthropic's own block shapes, as LiteLLM writes them. llmux returns them to
  * OpenAI clients, takes them back with the message, and reads them from an OpenAI-protocol
- * upstream (another llmux, or LiteLLM, in front of an Anthropic model).
+ * upstream (another llmux, or LiteLLM, in front of an Anthropic model). It sends them to no
+ * OpenAI-protocol provider: a strict one refuses fields it does not know.
  */
 
 /** One block as `thinking_blocks` holds it. */
