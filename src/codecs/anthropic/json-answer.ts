@@ -30,8 +30,9 @@ export function jsonAnswerTool(req: ChatRequest): { tools: Record<string, unknow
 
 /**
  * The provider's events for a JSON answer, as the client asked for it: the forced call's
- * arguments as text, the call's own start and end left out, its finish a plain stop. Text
- * beside the call (a forced call has none) would break the JSON and is dropped.
+ * arguments as text, the call's own start and end left out, its finish a plain stop. Anthropic
+ * itself writes no text beside a forced call; a compatible server that ignored the forcing and
+ * answered in text has its text passed on as it is, rather than an empty answer.
  */
 export function jsonAnswerEvents(ev: ChatEvent): ChatEvent[] {
   switch (ev.type) {
@@ -39,7 +40,6 @@ export function jsonAnswerEvents(ev: ChatEvent): ChatEvent[] {
       return ev.argumentsDelta ? [{ type: "text", text: ev.argumentsDelta }] : [];
     case "tool_call_start":
     case "tool_call_end":
-    case "text":
       return [];
     case "finish":
       return [ev.reason === "tool_calls" ? { type: "finish", reason: "stop" } : ev];
