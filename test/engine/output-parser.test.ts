@@ -55,6 +55,22 @@ describe("OutputParser", () => {
     assert.equal(p.toolCallCount, 2);
   });
 
+  it("reads </tool_call> inside an argument's string as the argument's text, in any split", () => {
+    const text = '<tool_call>\n{"name": "note", "arguments": {"text": "ends with </tool_call> and a \\" quote"}}\n</tool_call>';
+    for (const chunk of [1, 3, 7, text.length]) {
+      const p = new OutputParser({ reasoning: false, startInReasoning: false, tools: "hermes" });
+      assert.deepEqual(
+        run(p, text, chunk),
+        [
+          { type: "tool_call_start", index: 0, id: "ID", name: "note" },
+          { type: "tool_call_delta", index: 0, argumentsDelta: '{"text":"ends with </tool_call> and a \\" quote"}' },
+          { type: "tool_call_end", index: 0 },
+        ],
+        `chunks of ${chunk}`,
+      );
+    }
+  });
+
   it("gives a tool call that does not parse back as text", () => {
     const p = new OutputParser({ reasoning: false, startInReasoning: false, tools: "hermes" });
     assert.deepEqual(run(p, "<tool_call>{not json</tool_call>"), [{ type: "text", text: "<tool_call>{not json</tool_call>" }]);

@@ -155,6 +155,13 @@ export class OutputParser {
         this.toolBody = "";
         break;
       case HERMES_CLOSE:
+        // Inside one of the call's JSON strings the marker is an argument's text (code about
+        // tool calls, or a sampled token): the call goes on. Taken as the end, it broke the
+        // call into text.
+        if (insideJsonString(this.toolBody)) {
+          this.toolBody += HERMES_CLOSE;
+          break;
+        }
         this.mode = "content";
         this.trimLeading = true;
         this.emitCall(this.toolBody, out, HERMES_OPEN + this.toolBody + HERMES_CLOSE);
@@ -236,3 +243,14 @@ export function parseWholeAnswerCall(text: string): ChatEvent[] | null {
 
 const isCall = (v: unknown): v is { name: string; arguments?: unknown; parameters?: unknown } =>
   typeof v === "object" && v !== null && typeof (v as { name?: unknown }).name === "string";
+
+/** Whether JSON text cut at its end stops inside a string (an odd count of unescaped quotes). */
+function insideJsonString(json: string): boolean {
+  let inside = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 0x22) inside = !inside;
+    else if (c === 0x5c && inside) i++; // a backslash escapes the next character
+  }
+  return inside;
+}
