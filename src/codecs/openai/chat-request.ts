@@ -45,6 +45,9 @@ function reasoningBlocksOf(blocks: z.infer<typeof thinkingBlock>[] | undefined):
   return out.length ? { reasoningBlocks: out } : {};
 }
 
+/** Who the request is for, when the client said (the safety identifier before the older `user`). */
+const endUserOf = (id: string | null | undefined): Pick<ChatRequest, "endUser"> => (id ? { endUser: id } : {});
+
 /** The readable reasoning of `thinking_blocks`, for a message that sent no `reasoning_content`. */
 function reasoningTextOf(blocks: z.infer<typeof thinkingBlock>[] | undefined): string | undefined {
   const texts = (blocks ?? []).flatMap((b) => (b.type === "thinking" ? [b.thinking] : []));
@@ -209,7 +212,7 @@ export function decodeOpenAIChat(body: unknown): { request: ChatRequest; include
             }
           : b.response_format,
       reasoning: b.reasoning_effort == null ? undefined : b.reasoning_effort === "none" ? { enabled: false } : { enabled: true, effort: b.reasoning_effort },
-      ...(b.safety_identifier || b.user ? { endUser: (b.safety_identifier || b.user)! } : {}),
+      ...endUserOf(b.safety_identifier || b.user),
     },
     includeUsage: b.stream === true && b.stream_options?.include_usage === true,
   };

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { ChatEvent, FinishReason, ReasoningBlock, Usage } from "../../core/chat.js";
-import { thinkingBlockJson } from "./thinking-blocks.js";
 import type { LlmuxError } from "../../errors/llmux-error.js";
+import { thinkingBlockJson } from "./thinking-blocks.js";
 
 export const SYSTEM_FINGERPRINT = "llmux";
 
