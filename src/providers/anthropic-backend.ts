@@ -2,10 +2,11 @@ import { encodeAnthropicRequest } from "../codecs/anthropic/messages-request-enc
 import { jsonAnswerEvents } from "../codecs/anthropic/json-answer.js";
 import { AnthropicStreamDecoder } from "../codecs/anthropic/stream-decode.js";
 import type { ChatBackend, ChatEvent, ChatRequest, StreamOptions } from "../core/chat.js";
+import { tokenCount } from "../core/token-count.js";
 import { LlmuxError, isLlmuxError } from "../errors/llmux-error.js";
 import { providerUrl, type ProviderConfig } from "./provider-config.js";
 import { fetchProviderModels, type ProviderModel } from "./provider-models.js";
-import { upstreamSse } from "./upstream-http.js";
+import { upstreamJson, upstreamSse } from "./upstream-http.js";
 import { scrub } from "./upstream-errors.js";
 
 export const ANTHROPIC_VERSION = "2023-06-01";
@@ -64,6 +65,29 @@ export class AnthropicBackend implements ChatBackend {
       else yield* events;
     }
     if (!done && !signal.aborted) throw new LlmuxError("upstream_error", `provider '${this.name}' ended the stream before finishing`);
+  }
+
+  /**
+   * Prompt tokens as the provider counts them (`POST /v1/messages/count_tokens`), for the
+   * request as `stream` would send it: its messages, system prompt, tools and thinking.
+   */
+  async countTokens(request: ChatRequest, options: { signal?: AbortSignal } = {}): Promise<number> {
+    const full = encodeAnthropicRequest({ ...request, stream: false }, request.model);
+    const body: Record<string, unknown> = {};
+    // What count_tokens takes; sampling, max_tokens, stop sequences and metadata it refuses.
+    for (const key of ["model", "messages", "system", "tools", "tool_choice", "thinking"]) if (full[key] !== undefined) body[key] = full[key];
+    const answer = await upstreamJson({
+      url: providerUrl(this.config.baseUrl, "/messages/count_tokens"),
+      method: "POST",
+      headers: this.headers(),
+      body,
+      signal: options.signal ?? new AbortController().signal,
+      timeoutMs: this.config.timeoutMs,
+      ctx: { provider: this.name, model: request.model, apiKey: this.config.apiKey },
+    });
+    const n = tokenCount((answer as { input_tokens?: unknown } | null)?.input_tokens);
+    if (n === null) throw new LlmuxError("upstream_error", `provider '${this.name}' answered count_tokens without a token count`);
+    return n;
   }
 
   /** The provider's models (`GET /v1/models`, up to 1000), to test a provider's URL and key. */

@@ -238,6 +238,21 @@ describe("AnthropicBackend against a fake Anthropic provider", () => {
     assert.deepEqual((fake.received.at(-1)!.body as { tool_choice: unknown }).tool_choice, { type: "tool", name: "json_answer" });
   });
 
+  it("counts tokens with the provider's count_tokens: the prompt's fields only", async () => {
+    fake.queue.push({ kind: "json", body: { input_tokens: 321 } });
+    const n = await backend().countTokens({ ...FULL_REQUEST, reasoning: { enabled: true, budgetTokens: 1500 } });
+    assert.equal(n, 321);
+    const got = fake.received.at(-1)!;
+    assert.equal(got.url, "/v1/messages/count_tokens");
+    assert.equal(got.headers["x-api-key"], API_KEY);
+    const body = got.body as Record<string, unknown>;
+    assert.deepEqual(Object.keys(body).sort(), ["messages", "model", "system", "thinking", "tool_choice", "tools"]);
+    assert.deepEqual(body.messages, EXPECTED_BODY.messages);
+    assert.deepEqual(body.thinking, { type: "enabled", budget_tokens: 1500 }, "the client's own budget");
+    fake.queue.push({ kind: "json", body: { tokens: "many" } });
+    await assert.rejects(backend().countTokens(simpleRequest()), (e: LlmuxError) => e.code === "upstream_error");
+  });
+
   it("decodes tool calls with their ids", async () => {
     fake.queue.push({ kind: "sse", body: TOOLS, chunkSize: 3 });
     const { events, error } = await collect(backend().stream(simpleRequest(), { signal: signal() }));

@@ -317,6 +317,27 @@ describe("protocol translation and pass-through through a real llmux", () => {
     }
   });
 
+  it("Anthropic client → Anthropic provider: countTokens asks the provider's count_tokens, model renamed", async () => {
+    claude.queue.push({ kind: "json", body: { input_tokens: 57 } });
+    const r = await anthropic.messages.countTokens({
+      model: "to-claude",
+      system: "Be brief.",
+      messages: [{ role: "user", content: "How many?" }],
+      tools: [{ name: "get_weather", input_schema: { type: "object", properties: { city: { type: "string" } } } }],
+    });
+    assert.equal(r.input_tokens, 57);
+    const got = claude.received.at(-1)!;
+    assert.equal(got.url, "/v1/messages/count_tokens");
+    assert.deepEqual(got.body, {
+      model: "claude-up",
+      system: "Be brief.",
+      messages: [{ role: "user", content: [{ type: "text", text: "How many?" }] }],
+      tools: [{ name: "get_weather", input_schema: { type: "object", properties: { city: { type: "string" } } } }],
+    });
+    // An OpenAI provider has no such endpoint: a clear 400, as before.
+    await assert.rejects(anthropic.messages.countTokens({ model: "to-openai", messages: [{ role: "user", content: "x" }] }), (e: unknown) => e instanceof Anthropic.BadRequestError);
+  });
+
   it("OpenAI → OpenAI passes the body through byte for byte, and the stream back untouched", async () => {
     // Odd spacing and key order: re-encoding would change these bytes.
     const sent = '{ "stream":true,"messages":[{"content":"hé \\u00e9","role":"user"}],   "model":"gpt-same","x_vendor_field":{"a":1}}';

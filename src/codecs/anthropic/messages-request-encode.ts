@@ -123,8 +123,8 @@ function encodeToolChoice(c: ToolChoice, parallel: boolean | undefined): Block {
  * Canonical request → Anthropic `POST /v1/messages` body, for `model` (the provider's model id).
  * System messages become `system`; tool results become user `tool_result` blocks; an assistant's
  * signed and redacted reasoning blocks go back first in its message, unchanged. `reasoning.enabled`
- * turns thinking on with half of `max_tokens` as budget (at least 1024, so `max_tokens` must
- * exceed 1024), except in a tool loop whose blocks the client did not send back
+ * turns thinking on with the client's budget, else half of `max_tokens` (at least 1024, so
+ * `max_tokens` must exceed 1024), except in a tool loop whose blocks the client did not send back
  * ({@link toolLoopLacksThinking}). A JSON `responseFormat` becomes a forced call to one tool
  * whose input schema is the answer's ({@link jsonAnswerTool}). A legacy `prompt` is sent as one
  * user message.
@@ -156,7 +156,8 @@ export function encodeAnthropicRequest(req: ChatRequest, model: string): Record<
   if (req.reasoning && !(req.reasoning.enabled && toolLoopLacksThinking(req.messages))) {
     if (req.reasoning.enabled) {
       if (maxTokens <= MIN_THINKING_BUDGET) throw invalidField("max_tokens", `must be more than ${MIN_THINKING_BUDGET} to think on this provider`);
-      body.thinking = { type: "enabled", budget_tokens: Math.max(MIN_THINKING_BUDGET, Math.floor(maxTokens / 2)) };
+      // An Anthropic client's own budget (count_tokens is translated; its messages pass through), else half of max_tokens.
+      body.thinking = { type: "enabled", budget_tokens: req.reasoning.budgetTokens ?? Math.max(MIN_THINKING_BUDGET, Math.floor(maxTokens / 2)) };
     } else {
       body.thinking = { type: "disabled" };
     }
