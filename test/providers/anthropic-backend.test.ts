@@ -90,6 +90,13 @@ describe("encodeAnthropicRequest", () => {
     assert.equal((onlyUnsigned.messages as unknown[]).length, 2, "an assistant message left empty is not sent");
   });
 
+  it("sends a tool result of several text parts as blocks, one text as a string", () => {
+    const tool = (content: ChatMessage["content"]): unknown =>
+      (encodeAnthropicRequest({ ...simpleRequest(), messages: [{ role: "user", content: [{ type: "text", text: "Go" }] }, { role: "assistant", content: [], toolCalls: [{ id: "t1", name: "f", arguments: "{}" }] }, { role: "tool", toolCallId: "t1", content }] }, "c").messages as { content: { content: unknown }[] }[])[2]!.content[0]!.content;
+    assert.deepEqual(tool([{ type: "text", text: "a" }, { type: "text", text: "b" }]), [{ type: "text", text: "a" }, { type: "text", text: "b" }]);
+    assert.equal(tool([{ type: "text", text: "a" }]), "a");
+  });
+
   it("makes tool call ids from elsewhere acceptable to Anthropic, alike in the call and its result, and keeps a result's images", () => {
     const body = encodeAnthropicRequest(
       {

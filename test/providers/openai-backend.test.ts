@@ -78,6 +78,28 @@ describe("encodeOpenAIChatRequest", () => {
     assert.deepEqual(plain.response_format, { type: "json_object" });
   });
 
+  it("keeps separate text blocks separate (a list of text parts), and one text a plain string", () => {
+    const t = (text: string) => ({ type: "text" as const, text });
+    const body = encodeOpenAIChatRequest(
+      {
+        ...simpleRequest(),
+        messages: [
+          { role: "user", content: [t("<system-reminder>be brief</system-reminder>"), t("Hi")] },
+          { role: "assistant", content: [t("One."), t("Two.")], toolCalls: [{ id: "c1", name: "f", arguments: "{}" }] },
+          { role: "tool", toolCallId: "c1", content: [t("line 1"), t("line 2")] },
+          { role: "user", content: [t("Only one")] },
+        ],
+      },
+      "m",
+    );
+    assert.deepEqual(body.messages, [
+      { role: "user", content: [t("<system-reminder>be brief</system-reminder>"), t("Hi")] },
+      { role: "assistant", content: [t("One."), t("Two.")], tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] },
+      { role: "tool", tool_call_id: "c1", content: [t("line 1"), t("line 2")] },
+      { role: "user", content: "Only one" },
+    ]);
+  });
+
   it("follows a run of tool results with a user message holding the images they returned (tool messages hold text only)", () => {
     const png = { type: "image" as const, source: { kind: "base64" as const, mediaType: "image/png", data: "iVBORw0KGgo=" } };
     const body = encodeOpenAIChatRequest(

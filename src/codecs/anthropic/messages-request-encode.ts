@@ -76,8 +76,8 @@ function encodeMessages(messages: ChatMessage[]): { system: string[]; messages: 
         break;
       }
       case "tool": {
-        // Text only, as a string; with images, as blocks (Anthropic takes both in a tool result).
-        const content = m.content.some((p) => p.type === "image") ? m.content.map(partBlock) : textOf(m.content);
+        // One text, as a string; several parts or images, as blocks (Anthropic takes both in a tool result).
+        const content = m.content.length > 1 || m.content.some((p) => p.type === "image") ? m.content.map(partBlock) : textOf(m.content);
         const block: Block = { type: "tool_result", tool_use_id: anthropicToolUseId(m.toolCallId ?? ""), content };
         // Consecutive results answer one assistant turn: Anthropic wants them in one user message.
         const last = out[out.length - 1];

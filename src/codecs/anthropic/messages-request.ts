@@ -221,7 +221,11 @@ function decodeUser(content: UserBlock[]): ChatMessage[] {
     else {
       const result = (b.content ?? []).map((p) => (p.type === "text" ? text(p.text) : imagePart(p)));
       // The canonical model has no error flag on tool results yet; say it in the content so the model still sees it.
-      if (b.is_error) result.unshift(text("Error: "));
+      if (b.is_error) {
+        const first = result[0];
+        if (first?.type === "text") result[0] = text(`Error: ${first.text}`);
+        else result.unshift(text("Error"));
+      }
       out.push({ role: "tool", content: result, toolCallId: b.tool_use_id });
     }
   }

@@ -15,15 +15,20 @@ type WirePart = { type: "text"; text: string } | { type: "image_url"; image_url:
 const imageUrl = (p: Extract<ContentPart, { type: "image" }>): string =>
   p.source.kind === "url" ? p.source.url : `data:${p.source.mediaType};base64,${p.source.data}`;
 
-const textOf = (parts: ContentPart[]): string =>
-  parts
-    .filter((p): p is Extract<ContentPart, { type: "text" }> => p.type === "text")
-    .map((p) => p.text)
-    .join("");
+/**
+ * The text parts as a plain string when there is at most one, else as a list of text parts:
+ * joined, separate blocks (an Anthropic client's reminder block and its question) would run
+ * into each other.
+ */
+function textContent(parts: ContentPart[]): string | WirePart[] {
+  const texts = parts.filter((p): p is Extract<ContentPart, { type: "text" }> => p.type === "text");
+  if (texts.length <= 1) return texts[0]?.text ?? "";
+  return texts.map((p): WirePart => ({ type: "text", text: p.text }));
+}
 
-/** A plain string when the content is text only, else the part array (images as `image_url`, base64 as data URLs). */
+/** {@link textContent} when the content is text only, else the part array (images as `image_url`, base64 as data URLs). */
 function userContent(parts: ContentPart[]): string | WirePart[] {
-  if (parts.every((p) => p.type === "text")) return textOf(parts);
+  if (parts.every((p) => p.type === "text")) return textContent(parts);
   return parts.map((p): WirePart => (p.type === "text" ? { type: "text", text: p.text } : { type: "image_url", image_url: { url: imageUrl(p) } }));
 }
 
@@ -31,7 +36,7 @@ function encodeMessage(m: ChatMessage): Record<string, unknown> {
   const name = m.name !== undefined && m.role !== "tool" ? { name: m.name } : {};
   switch (m.role) {
     case "system":
-      return { role: "system", content: textOf(m.content), ...name };
+      return { role: "system", content: textContent(m.content), ...name };
     case "user":
       return { role: "user", content: userContent(m.content), ...name };
     case "assistant": {
@@ -39,7 +44,7 @@ function encodeMessage(m: ChatMessage): Record<string, unknown> {
       // compatible server refuses fields it does not know (a fallback from Claude to such a server
       // would fail on the history's `thinking_blocks`). Another llmux in front of Claude then
       // finishes a tool loop without thinking, as for any client that dropped the blocks.
-      const text = textOf(m.content);
+      const text = textContent(m.content);
       const calls = m.toolCalls ?? [];
       return {
         role: "assistant",
@@ -51,7 +56,7 @@ function encodeMessage(m: ChatMessage): Record<string, unknown> {
       };
     }
     case "tool":
-      return { role: "tool", tool_call_id: m.toolCallId ?? "", content: textOf(m.content) };
+      return { role: "tool", tool_call_id: m.toolCallId ?? "", content: textContent(m.content) };
   }
 }
 
