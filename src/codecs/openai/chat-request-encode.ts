@@ -15,20 +15,22 @@ type WirePart = { type: "text"; text: string } | { type: "image_url"; image_url:
 const imageUrl = (p: Extract<ContentPart, { type: "image" }>): string =>
   p.source.kind === "url" ? p.source.url : `data:${p.source.mediaType};base64,${p.source.data}`;
 
-/**
- * The text parts as a plain string when there is at most one, else as a list of text parts:
- * joined, separate blocks (an Anthropic client's reminder block and its question) would run
- * into each other.
- */
-function textContent(parts: ContentPart[]): string | WirePart[] {
-  const texts = parts.filter((p): p is Extract<ContentPart, { type: "text" }> => p.type === "text");
-  if (texts.length <= 1) return texts[0]?.text ?? "";
-  return texts.map((p): WirePart => ({ type: "text", text: p.text }));
-}
+const textsOf = (parts: ContentPart[]): string[] => parts.flatMap((p) => (p.type === "text" ? [p.text] : []));
 
-/** {@link textContent} when the content is text only, else the part array (images as `image_url`, base64 as data URLs). */
+/**
+ * The text of a system, assistant or tool message as one string, separate blocks a blank line
+ * apart: joined with nothing, an Anthropic client's reminder block and its question would run
+ * into each other. A string, since some compatible servers take no part lists for these roles.
+ */
+const textContent = (parts: ContentPart[]): string => textsOf(parts).join("\n\n");
+
+/**
+ * A user message's content: a plain string for one text, else the part array (several texts
+ * kept apart; images as `image_url`, base64 as data URLs), which every server takes for users.
+ */
 function userContent(parts: ContentPart[]): string | WirePart[] {
-  if (parts.every((p) => p.type === "text")) return textContent(parts);
+  if (parts.length === 1 && parts[0]!.type === "text") return parts[0]!.text;
+  if (parts.length === 0) return "";
   return parts.map((p): WirePart => (p.type === "text" ? { type: "text", text: p.text } : { type: "image_url", image_url: { url: imageUrl(p) } }));
 }
 
