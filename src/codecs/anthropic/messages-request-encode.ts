@@ -13,11 +13,12 @@ interface WireMessage {
   content: Block[];
 }
 
+/** A message's text, separate parts a blank line apart (joined with nothing, they would run into each other). */
 const textOf = (parts: ContentPart[]): string =>
   parts
     .filter((p): p is Extract<ContentPart, { type: "text" }> => p.type === "text")
     .map((p) => p.text)
-    .join("");
+    .join("\n\n");
 
 function partBlock(p: ContentPart): Block {
   if (p.type === "text") return { type: "text", text: p.text };
