@@ -74,6 +74,8 @@ const TOOLS: OpenAI.Chat.Completions.ChatCompletionTool[] = [
   { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } },
 ];
 const ASK = { role: "user" as const, content: "Weather in Paris?" };
+/** Each step of the loop: a Claude model through a rule, thinking on, one tool. */
+const STEP = { model: "to-claude", max_tokens: 4000, reasoning_effort: "high" as const, tools: TOOLS };
 const EXPECTED_BLOCKS = [
   { type: "thinking", thinking: "The user wants the weather.", signature: "sig-1" },
   { type: "redacted_thinking", data: "opaque-1" },
@@ -105,7 +107,7 @@ describe("an agent's tool loop with thinking: OpenAI client → Anthropic provid
 
   it("returns the signed and redacted blocks, and takes them back unchanged (whole answers)", async () => {
     claude.queue.push(asAnthropicChecks(issued, { kind: "sse", body: thinkThenCall("sig-1", "opaque-1") }));
-    const first = await s.openai.chat.completions.create({ model: "to-claude", max_tokens: 4000, reasoning_effort: "high", tools: TOOLS, messages: [ASK] });
+    const first = await s.openai.chat.completions.create({ ...STEP, messages: [ASK] });
     const message = first.choices[0]!.message as OpenAI.Chat.Completions.ChatCompletionMessage & { reasoning_content?: string; thinking_blocks?: unknown };
     assert.equal(message.reasoning_content, "The user wants the weather.");
     assert.deepEqual(message.thinking_blocks, EXPECTED_BLOCKS);
@@ -115,10 +117,7 @@ describe("an agent's tool loop with thinking: OpenAI client → Anthropic provid
     // The loop sends the assistant message back as it came, then the tool's result.
     claude.queue.push(asAnthropicChecks(issued, { kind: "sse", body: anthropicSse("18C and sunny.") }));
     const second = await s.openai.chat.completions.create({
-      model: "to-claude",
-      max_tokens: 4000,
-      reasoning_effort: "high",
-      tools: TOOLS,
+      ...STEP,
       messages: [ASK, message, { role: "tool", tool_call_id: call.id, content: "18C, sunny" }],
     });
     assert.equal(second.choices[0]!.message.content, "18C and sunny.");
@@ -129,13 +128,13 @@ describe("an agent's tool loop with thinking: OpenAI client → Anthropic provid
 
   it("does the same when both steps stream, with the SDK's stream helper", async () => {
     claude.queue.push(asAnthropicChecks(issued, { kind: "sse", body: thinkThenCall("sig-1", "opaque-1"), chunkSize: 13 }));
-    const first = await s.openai.chat.completions.stream({ model: "to-claude", max_tokens: 4000, reasoning_effort: "high", tools: TOOLS, messages: [ASK] }).finalChatCompletion();
+    const first = await s.openai.chat.completions.stream({ ...STEP, messages: [ASK] }).finalChatCompletion();
     const message = first.choices[0]!.message;
     assert.deepEqual((message as unknown as { thinking_blocks?: unknown }).thinking_blocks, EXPECTED_BLOCKS, "the helper keeps the one thinking_blocks delta");
 
     claude.queue.push(asAnthropicChecks(issued, { kind: "sse", body: anthropicSse("18C and sunny."), chunkSize: 13 }));
     const second = await s.openai.chat.completions
-      .stream({ model: "to-claude", max_tokens: 4000, reasoning_effort: "high", tools: TOOLS, messages: [ASK, message, { role: "tool", tool_call_id: message.tool_calls![0]!.id, content: "18C, sunny" }] })
+      .stream({ ...STEP, messages: [ASK, message, { role: "tool", tool_call_id: message.tool_calls![0]!.id, content: "18C, sunny" }] })
       .finalChatCompletion();
     assert.equal(second.choices[0]!.message.content, "18C and sunny.");
     assert.deepEqual(secondStep().assistant.slice(0, 2), EXPECTED_BLOCKS);
@@ -178,10 +177,7 @@ describe("an agent's tool loop with thinking: OpenAI client → Anthropic provid
     for (const kept of [{}, { reasoning_content: "The user wants the weather." }]) {
       claude.queue.push(asAnthropicChecks(issued, { kind: "sse", body: anthropicSse("18C.") }));
       const r = await s.openai.chat.completions.create({
-        model: "to-claude",
-        max_tokens: 4000,
-        reasoning_effort: "high",
-        tools: TOOLS,
+        ...STEP,
         messages: [
           ASK,
           { role: "assistant", content: null, tool_calls: [{ id: "toolu_01W", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }], ...kept },
