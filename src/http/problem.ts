@@ -2,14 +2,16 @@ import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { LlmuxError, isLlmuxError } from "../errors/llmux-error.js";
 import { PROBLEM_CONTENT_TYPE, renderProblem, type ErrorSurface } from "../errors/render.js";
 
+/** Whether the Anthropic SDK sent the request: it sends `anthropic-version` on every call (to `/v1/models` too); OpenAI's never does. */
+export const fromAnthropicClient = (headers: Record<string, unknown>): boolean => typeof headers["anthropic-version"] === "string";
+
 /**
  * Which SDK envelope a request's errors carry: Anthropic's on its Messages paths and wherever
- * the Anthropic SDK calls (it sends `anthropic-version` on every request, to `/v1/models` too),
- * OpenAI's elsewhere on `/v1`.
+ * the Anthropic SDK calls, OpenAI's elsewhere on `/v1`.
  */
 export function surfaceFor(url: string, headers: Record<string, unknown> = {}): ErrorSurface {
   if (url.startsWith("/v1/messages")) return "anthropic";
-  if (url.startsWith("/v1/") || url === "/v1") return typeof headers["anthropic-version"] === "string" ? "anthropic" : "openai";
+  if (url.startsWith("/v1/") || url === "/v1") return fromAnthropicClient(headers) ? "anthropic" : "openai";
   return "plain";
 }
 

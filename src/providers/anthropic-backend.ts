@@ -1,5 +1,5 @@
 import { encodeAnthropicRequest } from "../codecs/anthropic/messages-request-encode.js";
-import { jsonAnswerEvents } from "../codecs/anthropic/json-answer.js";
+import { asksForJson, jsonAnswerEvents } from "../codecs/anthropic/json-answer.js";
 import { AnthropicStreamDecoder } from "../codecs/anthropic/stream-decode.js";
 import type { ChatBackend, ChatEvent, ChatRequest, StreamOptions } from "../core/chat.js";
 import { tokenCount } from "../core/token-count.js";
@@ -36,7 +36,7 @@ export class AnthropicBackend implements ChatBackend {
     const ctx = { provider: this.name, model: request.model, apiKey: this.config.apiKey };
     const body = encodeAnthropicRequest({ ...request, stream: true }, request.model);
     const decoder = new AnthropicStreamDecoder();
-    const jsonAnswer = request.responseFormat !== undefined && request.responseFormat.type !== "text";
+    const jsonAnswer = asksForJson(request);
     let done = false;
     const frames = upstreamSse({
       url: providerUrl(this.config.baseUrl, "/messages"),

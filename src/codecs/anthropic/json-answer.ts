@@ -12,10 +12,13 @@ import { LlmuxError } from "../../errors/llmux-error.js";
 /** The tool an Anthropic provider answers through when the request asks for JSON. */
 export const JSON_ANSWER_TOOL = "json_answer";
 
+/** Whether the request asks for a JSON answer (so an Anthropic provider answers through the tool). */
+export const asksForJson = (req: ChatRequest): boolean => req.responseFormat !== undefined && req.responseFormat.type !== "text";
+
 /** Tool definition and choice that make an Anthropic model answer in JSON, or null when the request asks for no JSON. */
 export function jsonAnswerTool(req: ChatRequest): { tools: Record<string, unknown>[]; tool_choice: Record<string, unknown> } | null {
   const rf = req.responseFormat;
-  if (!rf || rf.type === "text") return null;
+  if (!rf || !asksForJson(req)) return null;
   const refuse = (why: string) =>
     new LlmuxError("unsupported_parameter", `response_format on an Anthropic provider: ${why}`, { param: "response_format", fieldErrors: [{ field: "response_format", message: why }] });
   // The answer is a forced tool call: the request cannot also offer its own tools, and Anthropic

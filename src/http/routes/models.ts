@@ -4,6 +4,7 @@ import { anthropicModelPage, encodeAnthropicModel, type AnthropicPageQuery, type
 import { encodeOpenAIModel } from "../../codecs/openai/models.js";
 import type { ModelRegistry } from "../../engine/model-registry.js";
 import type { Router } from "../../routing/router.js";
+import { fromAnthropicClient } from "../problem.js";
 
 const createdOf = (path: string): number => {
   try {
@@ -13,8 +14,8 @@ const createdOf = (path: string): number => {
   }
 };
 
-/** Anthropic's SDK sends `anthropic-version` on every call; OpenAI's never does. The one path serves both protocols' shapes. */
-const wantsAnthropic = (request: FastifyRequest): boolean => typeof request.headers["anthropic-version"] === "string";
+/** The one path serves both protocols' shapes, by who asks. */
+const wantsAnthropic = (request: FastifyRequest): boolean => fromAnthropicClient(request.headers);
 
 /** An entry of the OpenAI-shaped list as the protocol-neutral model the Anthropic codec writes. */
 const listed = (m: Record<string, unknown>): ListedModel => {
