@@ -18,8 +18,9 @@ function compile(source: string): Template {
   return t;
 }
 
+/** A message's text for the template: separate text parts a newline apart, as llama.cpp's server joins them (run together, blocks would merge). */
 const textOf = (parts: ContentPart[]): string =>
-  parts.map((p) => (p.type === "text" ? p.text : "")).join("");
+  parts.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("\n");
 
 /** The message shape chat templates expect (the Hugging Face convention). */
 function templateMessage(m: ChatMessage): Record<string, unknown> {
