@@ -12,6 +12,13 @@ export type ContentPart =
   | { type: "image"; source: { kind: "url"; url: string } | { kind: "base64"; mediaType: string; data: string } };
 
 /**
+ * A message's text as one string, separate text parts a newline apart, as llama.cpp's server
+ * joins them: run together, an Anthropic client's reminder block and its question would merge.
+ * Images are left out. One rule for every backend that needs plain text.
+ */
+export const textOfParts = (parts: ContentPart[]): string => parts.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("\n");
+
+/**
  * Reasoning a provider signed or encrypted, kept byte for byte so it can go back to that
  * provider. Anthropic checks a thinking block's `signature` and refuses a tool loop's next
  * request without the blocks it sent (or with any of them changed). `signed` repeats the

@@ -78,7 +78,7 @@ describe("encodeOpenAIChatRequest", () => {
     assert.deepEqual(plain.response_format, { type: "json_object" });
   });
 
-  it("keeps separate text blocks apart: a user's as a list of text parts, the other roles' a blank line apart", () => {
+  it("keeps separate text blocks apart: a user's as a list of text parts, the other roles' a newline apart", () => {
     const t = (text: string) => ({ type: "text" as const, text });
     const body = encodeOpenAIChatRequest(
       {
@@ -94,8 +94,8 @@ describe("encodeOpenAIChatRequest", () => {
     );
     assert.deepEqual(body.messages, [
       { role: "user", content: [t("<system-reminder>be brief</system-reminder>"), t("Hi")] },
-      { role: "assistant", content: "One.\n\nTwo.", tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] },
-      { role: "tool", tool_call_id: "c1", content: "line 1\n\nline 2" },
+      { role: "assistant", content: "One.\nTwo.", tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] },
+      { role: "tool", tool_call_id: "c1", content: "line 1\nline 2" },
       { role: "user", content: "Only one" },
     ]);
   });

@@ -1,4 +1,4 @@
-import type { ChatMessage, ChatRequest, ContentPart, ToolChoice } from "../../core/chat.js";
+import { textOfParts, type ChatMessage, type ChatRequest, type ContentPart, type ToolChoice } from "../../core/chat.js";
 import { invalidField } from "../../errors/llmux-error.js";
 import { jsonAnswerTool } from "./json-answer.js";
 
@@ -12,13 +12,6 @@ interface WireMessage {
   role: "user" | "assistant";
   content: Block[];
 }
-
-/** A message's text, separate parts a blank line apart (joined with nothing, they would run into each other). */
-const textOf = (parts: ContentPart[]): string =>
-  parts
-    .filter((p): p is Extract<ContentPart, { type: "text" }> => p.type === "text")
-    .map((p) => p.text)
-    .join("\n\n");
 
 function partBlock(p: ContentPart): Block {
   if (p.type === "text") return { type: "text", text: p.text };
@@ -66,7 +59,7 @@ function encodeMessages(messages: ChatMessage[]): { system: string[]; messages: 
   for (const m of messages) {
     switch (m.role) {
       case "system":
-        system.push(textOf(m.content));
+        system.push(textOfParts(m.content));
         break;
       case "user":
         out.push({ role: "user", content: m.content.map(partBlock) });
@@ -78,7 +71,7 @@ function encodeMessages(messages: ChatMessage[]): { system: string[]; messages: 
       }
       case "tool": {
         // One text, as a string; several parts or images, as blocks (Anthropic takes both in a tool result).
-        const content = m.content.length > 1 || m.content.some((p) => p.type === "image") ? m.content.map(partBlock) : textOf(m.content);
+        const content = m.content.length > 1 || m.content.some((p) => p.type === "image") ? m.content.map(partBlock) : textOfParts(m.content);
         const block: Block = { type: "tool_result", tool_use_id: anthropicToolUseId(m.toolCallId ?? ""), content };
         // Consecutive results answer one assistant turn: Anthropic wants them in one user message.
         const last = out[out.length - 1];

@@ -1,4 +1,4 @@
-import type { ChatMessage, ChatRequest, ContentPart, ReasoningEffort, ToolChoice } from "../../core/chat.js";
+import { textOfParts, type ChatMessage, type ChatRequest, type ContentPart, type ReasoningEffort, type ToolChoice } from "../../core/chat.js";
 
 /** Which OpenAI dialect to write: OpenAI itself, or a third-party OpenAI-compatible server. */
 export interface OpenAIEncodeOptions {
@@ -15,18 +15,11 @@ type WirePart = { type: "text"; text: string } | { type: "image_url"; image_url:
 const imageUrl = (p: Extract<ContentPart, { type: "image" }>): string =>
   p.source.kind === "url" ? p.source.url : `data:${p.source.mediaType};base64,${p.source.data}`;
 
-const textsOf = (parts: ContentPart[]): string[] => parts.flatMap((p) => (p.type === "text" ? [p.text] : []));
-
-/**
- * The text of a system, assistant or tool message as one string, separate blocks a blank line
- * apart: joined with nothing, an Anthropic client's reminder block and its question would run
- * into each other. A string, since some compatible servers take no part lists for these roles.
- */
-const textContent = (parts: ContentPart[]): string => textsOf(parts).join("\n\n");
-
 /**
  * A user message's content: a plain string for one text, else the part array (several texts
  * kept apart; images as `image_url`, base64 as data URLs), which every server takes for users.
+ * The other roles get one string ({@link textOfParts}): some compatible servers take no part
+ * lists for them.
  */
 function userContent(parts: ContentPart[]): string | WirePart[] {
   if (parts.length === 1 && parts[0]!.type === "text") return parts[0]!.text;
@@ -38,7 +31,7 @@ function encodeMessage(m: ChatMessage): Record<string, unknown> {
   const name = m.name !== undefined && m.role !== "tool" ? { name: m.name } : {};
   switch (m.role) {
     case "system":
-      return { role: "system", content: textContent(m.content), ...name };
+      return { role: "system", content: textOfParts(m.content), ...name };
     case "user":
       return { role: "user", content: userContent(m.content), ...name };
     case "assistant": {
@@ -46,7 +39,7 @@ function encodeMessage(m: ChatMessage): Record<string, unknown> {
       // compatible server refuses fields it does not know (a fallback from Claude to such a server
       // would fail on the history's `thinking_blocks`). Another llmux in front of Claude then
       // finishes a tool loop without thinking, as for any client that dropped the blocks.
-      const text = textContent(m.content);
+      const text = textOfParts(m.content);
       const calls = m.toolCalls ?? [];
       return {
         role: "assistant",
@@ -58,7 +51,7 @@ function encodeMessage(m: ChatMessage): Record<string, unknown> {
       };
     }
     case "tool":
-      return { role: "tool", tool_call_id: m.toolCallId ?? "", content: textContent(m.content) };
+      return { role: "tool", tool_call_id: m.toolCallId ?? "", content: textOfParts(m.content) };
   }
 }
 

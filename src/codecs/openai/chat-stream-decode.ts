@@ -1,6 +1,6 @@
 import type { ChatEvent, FinishReason, Usage } from "../../core/chat.js";
-import { reasoningBlockOf } from "./thinking-blocks.js";
 import { tokenCount } from "../../core/token-count.js";
+import { reasoningBlockOf } from "./thinking-blocks.js";
 
 interface ChunkToolCall {
   index: number;

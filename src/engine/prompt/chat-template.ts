@@ -1,5 +1,5 @@
 import { Template } from "@huggingface/jinja";
-import type { ChatMessage, ChatRequest, ContentPart } from "../../core/chat.js";
+import { textOfParts, type ChatMessage, type ChatRequest } from "../../core/chat.js";
 import { LlmuxError } from "../../errors/llmux-error.js";
 
 /** Used only when a GGUF carries no chat template at all. */
@@ -18,13 +18,9 @@ function compile(source: string): Template {
   return t;
 }
 
-/** A message's text for the template: separate text parts a newline apart, as llama.cpp's server joins them (run together, blocks would merge). */
-const textOf = (parts: ContentPart[]): string =>
-  parts.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("\n");
-
 /** The message shape chat templates expect (the Hugging Face convention). */
 function templateMessage(m: ChatMessage): Record<string, unknown> {
-  const out: Record<string, unknown> = { role: m.role, content: textOf(m.content) };
+  const out: Record<string, unknown> = { role: m.role, content: textOfParts(m.content) };
   if (m.toolCalls?.length) {
     out.tool_calls = m.toolCalls.map((c) => ({
       id: c.id,
