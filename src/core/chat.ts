@@ -6,17 +6,38 @@
 
 export type Role = "system" | "user" | "assistant" | "tool";
 
-/** A piece of message content. Images keep their source so cloud backends can forward them. */
+/**
+ * A document the client attached (Anthropic `document`, OpenAI `file`): a PDF as base64 or by
+ * URL, or plain text. `title` is Anthropic's title or OpenAI's filename; `context` is Anthropic's
+ * note about the document for the model.
+ */
+export interface DocumentPart {
+  type: "document";
+  source: { kind: "base64"; mediaType: string; data: string } | { kind: "url"; url: string } | { kind: "text"; text: string };
+  title?: string;
+  context?: string;
+}
+
+/** A piece of message content. Images and documents keep their source so cloud backends can forward them. */
 export type ContentPart =
   | { type: "text"; text: string }
-  | { type: "image"; source: { kind: "url"; url: string } | { kind: "base64"; mediaType: string; data: string } };
+  | { type: "image"; source: { kind: "url"; url: string } | { kind: "base64"; mediaType: string; data: string } }
+  | DocumentPart;
+
+/** A plain-text document as the text a model reads: its title, the client's note on it, then the text, a blank line apart. */
+export const documentText = (d: DocumentPart & { source: { kind: "text" } }): string =>
+  [d.title, d.context, d.source.text].filter((s): s is string => s !== undefined && s !== "").join("\n\n");
 
 /**
  * A message's text as one string, separate text parts a newline apart, as llama.cpp's server
  * joins them: run together, an Anthropic client's reminder block and its question would merge.
- * Images are left out. One rule for every backend that needs plain text.
+ * A plain-text document counts as text ({@link documentText}); images and PDFs are left out.
+ * One rule for every backend that needs plain text.
  */
-export const textOfParts = (parts: ContentPart[]): string => parts.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("\n");
+export const textOfParts = (parts: ContentPart[]): string =>
+  parts
+    .flatMap((p) => (p.type === "text" ? [p.text] : p.type === "document" && p.source.kind === "text" ? [documentText({ ...p, source: p.source })] : []))
+    .join("\n");
 
 /**
  * Reasoning a provider signed or encrypted, kept byte for byte so it can go back to that

@@ -117,6 +117,10 @@ export class LocalBackend implements ChatBackend {
     if (request.messages.some((m) => m.content.some((p) => p.type === "image"))) {
       throw new LlmuxError("unsupported_parameter", `model '${info.id}' cannot see images; send text only`, { param: "messages" });
     }
+    // A plain-text document is read as text (textOfParts); a PDF would need its pages read first.
+    if (request.messages.some((m) => m.content.some((p) => p.type === "document" && p.source.kind !== "text"))) {
+      throw new LlmuxError("unsupported_parameter", `model '${info.id}' cannot read PDF documents; send their text (a plain-text document is read)`, { param: "messages" });
+    }
     if (request.prompt !== undefined) return { info, prompt: request.prompt, tools: null, reasoning: false };
 
     const tools = request.tools ?? [];

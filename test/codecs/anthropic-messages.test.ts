@@ -229,10 +229,10 @@ describe("Anthropic messages codec: requests", () => {
   });
 
   it("names unsupported block types and roles by their own path", () => {
-    const doc = fails({ ...ok, messages: [{ role: "user", content: [{ type: "document", source: {} }] }] }, "validation_failed", [
+    const doc = fails({ ...ok, messages: [{ role: "user", content: [{ type: "search_result", source: "s", title: "t", content: [] }] }] }, "validation_failed", [
       "messages.0.content.0.type",
     ]);
-    assert.equal(doc.detail, "invalid 'messages.0.content.0.type': content block type 'document' is not supported in a user message");
+    assert.equal(doc.detail, "invalid 'messages.0.content.0.type': content block type 'search_result' is not supported in a user message");
     const two = fails(
       {
         ...ok,
@@ -253,6 +253,46 @@ describe("Anthropic messages codec: requests", () => {
     fails({ ...ok, messages: [{ role: "user", content: [{ type: "image", source: { type: "file", file_id: "f" } }] }] }, "validation_failed", [
       "messages.0.content.0.source.type",
     ]);
+  });
+
+  it("decodes documents (a PDF as base64 or by URL, plain text) with their title and note, in a message and in a tool result", () => {
+    const pdf = { type: "base64", media_type: "application/pdf", data: "JVBERi0xLjQK" };
+    const r = decodeAnthropicMessages({
+      ...ok,
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "document", source: pdf, title: "Report", context: "Q3 figures", citations: { enabled: false }, cache_control: { type: "ephemeral" } },
+            { type: "document", source: { type: "text", media_type: "text/plain", data: "Plain words." } },
+            { type: "document", source: { type: "url", url: "https://example.com/a.pdf" }, title: null },
+            { type: "text", text: "Compare them." },
+          ],
+        },
+        { role: "assistant", content: [{ type: "tool_use", id: "toolu_1", name: "fetch", input: {} }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "document", source: pdf }] }] },
+      ],
+    });
+    assert.deepEqual(r.request.messages[0], {
+      role: "user",
+      content: [
+        { type: "document", source: { kind: "base64", mediaType: "application/pdf", data: "JVBERi0xLjQK" }, title: "Report", context: "Q3 figures" },
+        { type: "document", source: { kind: "text", text: "Plain words." } },
+        { type: "document", source: { kind: "url", url: "https://example.com/a.pdf" } },
+        { type: "text", text: "Compare them." },
+      ],
+    });
+    assert.deepEqual(r.request.messages[2], {
+      role: "tool",
+      toolCallId: "toolu_1",
+      content: [{ type: "document", source: { kind: "base64", mediaType: "application/pdf", data: "JVBERi0xLjQK" } }],
+    });
+    const user = (block: unknown) => ({ ...ok, messages: [{ role: "user", content: [block] }] });
+    const cite = fails(user({ type: "document", source: pdf, citations: { enabled: true } }), "validation_failed", ["messages.0.content.0.citations"]);
+    assert.match(cite.detail, /citations are not supported/);
+    const file = fails(user({ type: "document", source: { type: "file", file_id: "file_1" } }), "validation_failed", ["messages.0.content.0.source.type"]);
+    assert.match(file.detail, /base64 \(a PDF\), text or url/);
+    fails(user({ type: "document", source: { ...pdf, media_type: "application/msword" } }), "validation_failed", ["messages.0.content.0.source.media_type"]);
   });
 
   it("refuses known-but-unsupported fields by name", () => {

@@ -190,6 +190,43 @@ describe("OpenAI chat codec", () => {
     );
   });
 
+  it("decodes file parts as documents: a PDF as base64 with its filename, plain text as text; refuses file ids and other data", () => {
+    const { request } = decodeOpenAIChat({
+      model: "m",
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "file", file: { filename: "report.pdf", file_data: "data:application/pdf;base64,JVBERi0xLjQK" } },
+            { type: "file", file: { file_data: `data:text/plain;charset=utf-8;base64,${Buffer.from("Plain wörds.").toString("base64")}` } },
+            { type: "text", text: "Compare them." },
+          ],
+        },
+      ],
+    });
+    assert.deepEqual(request.messages[0]!.content, [
+      { type: "document", source: { kind: "base64", mediaType: "application/pdf", data: "JVBERi0xLjQK" }, title: "report.pdf" },
+      { type: "document", source: { kind: "text", text: "Plain wörds." } },
+      { type: "text", text: "Compare them." },
+    ]);
+    const refused = (part: unknown, field: string, message: RegExp) => {
+      try {
+        decodeOpenAIChat({ model: "m", messages: [{ role: "user", content: [part] }] });
+        assert.fail("expected a validation error");
+      } catch (err) {
+        assert.ok(err instanceof LlmuxError, String(err));
+        assert.equal(err.code, "validation_failed");
+        assert.equal(err.fieldErrors?.[0]?.field, field);
+        assert.match(err.detail, message);
+      }
+    };
+    refused({ type: "file", file: { file_id: "file-abc" } }, "messages.0.content.0.file.file_id", /only be read by the provider that holds it/);
+    refused({ type: "file", file: { file_data: "JVBERi0xLjQK" } }, "messages.0.content.0.file.file_data", /base64 data URL of a PDF/);
+    refused({ type: "file", file: { file_data: "data:image/png;base64,iVBORw0KGgo=" } }, "messages.0.content.0.file.file_data", /base64 data URL of a PDF/);
+    refused({ type: "file", file: {} }, "messages.0.content.0.file", /needs file_data/);
+    refused({ type: "input_audio", input_audio: { data: "AAAA", format: "wav" } }, "messages.0.content.0.type", /content part type 'input_audio' is not supported/);
+  });
+
   it("lists every invalid field at once", () => {
     try {
       decodeOpenAIChat({ model: 5, messages: "no", temperature: -1 });

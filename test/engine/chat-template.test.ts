@@ -23,4 +23,24 @@ describe("renderChatPrompt", () => {
     });
     assert.equal(prompt, "[user]<system-reminder>be brief</system-reminder>\nWhat is this?");
   });
+
+  it("reads a plain-text document as its title, note and text", () => {
+    const template = "{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}";
+    const prompt = renderChatPrompt(template, {
+      model: "m",
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "document", source: { kind: "text", text: "The sky is green." }, title: "notes.txt", context: "from the lab" },
+            { type: "text", text: "What colour is the sky?" },
+          ],
+        },
+      ],
+      sampling: {},
+      stop: [],
+      stream: false,
+    });
+    assert.equal(prompt, "[user]notes.txt\n\nfrom the lab\n\nThe sky is green.\nWhat colour is the sky?");
+  });
 });

@@ -54,6 +54,19 @@ const CASES: Case[] = [
   { name: "assistant prefill", body: { ...ok, messages: [...ok.messages, { role: "assistant", content: "Sure" }] }, ...BAD, code: "unsupported_parameter", field: "messages.1.role" },
   { name: "unknown model", body: { ...ok, model: "no-such-model" }, status: 404, cls: Anthropic.NotFoundError, type: "not_found_error", code: "model_not_found" },
   {
+    name: "PDF to the local model",
+    body: { ...ok, messages: [{ role: "user", content: [{ type: "document", source: { type: "base64", media_type: "application/pdf", data: "JVBERi0xLjQK" } }] }] },
+    ...BAD,
+    code: "unsupported_parameter",
+  },
+  {
+    name: "document with citations",
+    body: { ...ok, messages: [{ role: "user", content: [{ type: "document", source: { type: "text", media_type: "text/plain", data: "x" }, citations: { enabled: true } }] }] },
+    ...BAD,
+    code: "validation_failed",
+    field: "messages.0.content.0.citations",
+  },
+  {
     name: "image to the text-only local model",
     body: { ...ok, messages: [{ role: "user", content: [{ type: "text", text: "what is this?" }, image] }] },
     ...BAD,

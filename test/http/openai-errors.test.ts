@@ -33,6 +33,22 @@ const CASES: Case[] = [
   { name: "n above 1", body: { ...ok, n: 2 }, status: 400, cls: OpenAI.BadRequestError, code: "validation_failed", param: "n" },
   { name: "unknown parameter", body: { ...ok, frobnicate: true }, status: 400, cls: OpenAI.BadRequestError, code: "validation_failed", param: "frobnicate" },
   { name: "unsupported parameter", body: { ...ok, logit_bias: { "1": 5 } }, status: 400, cls: OpenAI.BadRequestError, code: "unsupported_parameter", param: "logit_bias" },
+  {
+    name: "PDF to a local model",
+    body: { ...ok, messages: [{ role: "user", content: [{ type: "file", file: { filename: "a.pdf", file_data: "data:application/pdf;base64,JVBERi0xLjQK" } }] }] },
+    status: 400,
+    cls: OpenAI.BadRequestError,
+    code: "unsupported_parameter",
+    param: "messages",
+  },
+  {
+    name: "a file by id where it cannot be read",
+    body: { ...ok, messages: [{ role: "user", content: [{ type: "file", file: { file_id: "file-abc" } }] }] },
+    status: 400,
+    cls: OpenAI.BadRequestError,
+    code: "validation_failed",
+    param: "messages.0.content.0.file.file_id",
+  },
   { name: "image to a text-only model", body: { ...ok, messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } }] }] }, status: 400, cls: OpenAI.BadRequestError, code: "unsupported_parameter", param: "messages" },
 ];
 

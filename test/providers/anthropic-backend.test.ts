@@ -71,6 +71,30 @@ const EXPECTED_BODY = {
 };
 
 describe("encodeAnthropicRequest", () => {
+  it("sends documents as document blocks, with title and note, in a message and in a tool result", () => {
+    const pdf = { kind: "base64" as const, mediaType: "application/pdf", data: "JVBERi0xLjQK" };
+    const body = encodeAnthropicRequest(
+      {
+        ...simpleRequest(),
+        messages: [
+          { role: "user", content: [{ type: "document", source: pdf, title: "report.pdf" }, { type: "document", source: { kind: "text", text: "Plain." }, context: "notes" }, { type: "text", text: "Compare." }] },
+          { role: "assistant", content: [], toolCalls: [{ id: "toolu_1", name: "fetch", arguments: "{}" }] },
+          { role: "tool", toolCallId: "toolu_1", content: [{ type: "document", source: { kind: "url", url: "https://example.com/a.pdf" } }] },
+        ],
+      },
+      "c",
+    );
+    const messages = body.messages as { content: unknown }[];
+    assert.deepEqual(messages[0]!.content, [
+      { type: "document", source: { type: "base64", media_type: "application/pdf", data: "JVBERi0xLjQK" }, title: "report.pdf" },
+      { type: "document", source: { type: "text", media_type: "text/plain", data: "Plain." }, context: "notes" },
+      { type: "text", text: "Compare." },
+    ]);
+    assert.deepEqual(messages[2]!.content, [
+      { type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "document", source: { type: "url", url: "https://example.com/a.pdf" } }] },
+    ]);
+  });
+
   it("defaults max_tokens, maps tool_choice words and thinking off", () => {
     const base = { ...simpleRequest(), tools: [{ name: "t", parameters: { type: "object" } }] };
     assert.equal(encodeAnthropicRequest(simpleRequest(), "c").max_tokens, 4096);

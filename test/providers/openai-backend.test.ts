@@ -59,6 +59,54 @@ const EXPECTED_TOOLS = [
 ];
 
 describe("encodeOpenAIChatRequest", () => {
+  it("sends a PDF as a file part (title as filename, note as text after it), plain text as text, a tool's documents after its result; refuses a PDF by URL", () => {
+    const pdf = { kind: "base64" as const, mediaType: "application/pdf", data: "JVBERi0xLjQK" };
+    const body = encodeOpenAIChatRequest(
+      {
+        ...simpleRequest(),
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "document", source: pdf, title: "Report", context: "Q3 figures" },
+              { type: "document", source: pdf },
+              { type: "document", source: { kind: "text", text: "Plain words." }, title: "Notes" },
+              { type: "text", text: "Compare them." },
+            ],
+          },
+          { role: "assistant", content: [], toolCalls: [{ id: "call_1", name: "fetch", arguments: "{}" }] },
+          { role: "tool", toolCallId: "call_1", content: [{ type: "text", text: "Fetched." }, { type: "document", source: { kind: "text", text: "Body." } }, { type: "document", source: pdf }] },
+        ],
+      },
+      "gpt-x",
+    );
+    assert.deepEqual(body.messages, [
+      {
+        role: "user",
+        content: [
+          { type: "file", file: { filename: "Report", file_data: "data:application/pdf;base64,JVBERi0xLjQK" } },
+          { type: "text", text: "Q3 figures" },
+          { type: "file", file: { filename: "document.pdf", file_data: "data:application/pdf;base64,JVBERi0xLjQK" } },
+          { type: "text", text: "Notes\n\nPlain words." },
+          { type: "text", text: "Compare them." },
+        ],
+      },
+      { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "fetch", arguments: "{}" } }] },
+      { role: "tool", tool_call_id: "call_1", content: "Fetched.\nBody." },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "Documents from the result of tool call call_1:" },
+          { type: "file", file: { filename: "document.pdf", file_data: "data:application/pdf;base64,JVBERi0xLjQK" } },
+        ],
+      },
+    ]);
+    assert.throws(
+      () => encodeOpenAIChatRequest({ ...simpleRequest(), messages: [{ role: "user", content: [{ type: "document", source: { kind: "url", url: "https://example.com/a.pdf" } }] }] }, "m"),
+      (e: LlmuxError) => e.code === "unsupported_parameter" && /by URL/.test(e.detail),
+    );
+  });
+
   it("maps json_schema response formats, auto tool choice and streaming usage", () => {
     const body = encodeOpenAIChatRequest(
       { ...simpleRequest(), responseFormat: { type: "json_schema", name: "out", schema: { type: "object" }, strict: true }, toolChoice: { type: "required" } },

@@ -306,6 +306,74 @@ describe("protocol translation and pass-through through a real llmux", () => {
     }
   });
 
+  it("Anthropic client → OpenAI provider: documents become file and text parts; a PDF by URL is a 400 that reaches no provider", async () => {
+    oai.queue.push({ kind: "sse", body: openaiSse("Both say 3%.") });
+    const m = await anthropic.messages.create({
+      model: "to-openai",
+      max_tokens: 100,
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "document", source: { type: "base64", media_type: "application/pdf", data: "JVBERi0xLjQK" }, title: "q3.pdf", context: "Our report" },
+            { type: "document", source: { type: "text", media_type: "text/plain", data: "Growth was 3%." }, title: "notes" },
+            { type: "text", text: "Do they agree?" },
+          ],
+        },
+      ],
+    });
+    assert.deepEqual(m.content, [{ type: "text", text: "Both say 3%." }]);
+    assert.deepEqual((oai.received.at(-1)!.body as { messages: unknown }).messages, [
+      {
+        role: "user",
+        content: [
+          { type: "file", file: { filename: "q3.pdf", file_data: "data:application/pdf;base64,JVBERi0xLjQK" } },
+          { type: "text", text: "Our report" },
+          { type: "text", text: "notes\n\nGrowth was 3%." },
+          { type: "text", text: "Do they agree?" },
+        ],
+      },
+    ]);
+    const before = oai.received.length;
+    await assert.rejects(
+      anthropic.messages.create({
+        model: "to-openai",
+        max_tokens: 100,
+        messages: [{ role: "user", content: [{ type: "document", source: { type: "url", url: "https://example.com/q3.pdf" } }, { type: "text", text: "Summarise." }] }],
+      }),
+      (e: unknown) => e instanceof Anthropic.BadRequestError && /document given by URL/.test(e.message),
+    );
+    assert.equal(oai.received.length, before, "refused before anything was sent");
+  });
+
+  it("OpenAI client → Anthropic provider: file parts become document blocks", async () => {
+    claude.queue.push({ kind: "sse", body: anthropicSse("It is a report.") });
+    const r = await s.openai.chat.completions.create({
+      model: "to-claude",
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "file", file: { filename: "q3.pdf", file_data: "data:application/pdf;base64,JVBERi0xLjQK" } },
+            { type: "file", file: { filename: "notes.txt", file_data: `data:text/plain;base64,${Buffer.from("Growth was 3%.").toString("base64")}` } },
+            { type: "text", text: "What is this?" },
+          ],
+        },
+      ],
+    });
+    assert.equal(r.choices[0]!.message.content, "It is a report.");
+    assert.deepEqual((claude.received.at(-1)!.body as { messages: unknown }).messages, [
+      {
+        role: "user",
+        content: [
+          { type: "document", source: { type: "base64", media_type: "application/pdf", data: "JVBERi0xLjQK" }, title: "q3.pdf" },
+          { type: "document", source: { type: "text", media_type: "text/plain", data: "Growth was 3%." }, title: "notes.txt" },
+          { type: "text", text: "What is this?" },
+        ],
+      },
+    ]);
+  });
+
   it("Anthropic client → OpenAI provider: tokens the provider read from its prompt cache come back as a cache read", async () => {
     const usage = { prompt_tokens: 2000, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 1536 } };
     for (const stream of [false, true]) {

@@ -1,4 +1,4 @@
-import { textOfParts, type ChatMessage, type ChatRequest, type ContentPart, type ToolChoice } from "../../core/chat.js";
+import { textOfParts, type ChatMessage, type ChatRequest, type ContentPart, type DocumentPart, type ToolChoice } from "../../core/chat.js";
 import { invalidField } from "../../errors/llmux-error.js";
 import { jsonAnswerTool } from "./json-answer.js";
 
@@ -15,9 +15,18 @@ interface WireMessage {
 
 function partBlock(p: ContentPart): Block {
   if (p.type === "text") return { type: "text", text: p.text };
+  if (p.type === "document") return documentBlock(p);
   return p.source.kind === "url"
     ? { type: "image", source: { type: "url", url: p.source.url } }
     : { type: "image", source: { type: "base64", media_type: p.source.mediaType, data: p.source.data } };
+}
+
+/** A document block: Anthropic reads PDFs (base64 or by URL) and plain text, with the title and note kept. */
+function documentBlock(p: DocumentPart): Block {
+  const s = p.source;
+  const source =
+    s.kind === "text" ? { type: "text", media_type: "text/plain", data: s.text } : s.kind === "url" ? { type: "url", url: s.url } : { type: "base64", media_type: s.mediaType, data: s.data };
+  return { type: "document", source, ...(p.title !== undefined ? { title: p.title } : {}), ...(p.context !== undefined ? { context: p.context } : {}) };
 }
 
 /** Tool arguments as the object Anthropic wants; text that is not a JSON object becomes `{}` (Anthropic rejects anything else). */
@@ -70,8 +79,8 @@ function encodeMessages(messages: ChatMessage[]): { system: string[]; messages: 
         break;
       }
       case "tool": {
-        // One text, as a string; several parts or images, as blocks (Anthropic takes both in a tool result).
-        const content = m.content.length > 1 || m.content.some((p) => p.type === "image") ? m.content.map(partBlock) : textOfParts(m.content);
+        // One text, as a string; several parts, images or documents, as blocks (Anthropic takes both in a tool result).
+        const content = m.content.length > 1 || m.content.some((p) => p.type !== "text") ? m.content.map(partBlock) : textOfParts(m.content);
         const block: Block = { type: "tool_result", tool_use_id: anthropicToolUseId(m.toolCallId ?? ""), content };
         // Consecutive results answer one assistant turn: Anthropic wants them in one user message.
         const last = out[out.length - 1];

@@ -67,6 +67,32 @@ const imageBlock = z.strictObject({
   cache_control: cacheControl,
 });
 
+/**
+ * A document: a PDF (base64 or URL) or plain text. Citations would need the answer's text tied
+ * back to the document's pages, which only Anthropic does, so they are refused rather than dropped
+ * (a request that passes through to an Anthropic provider is not decoded and keeps them).
+ */
+const documentBlock = z.strictObject({
+  type: z.literal("document"),
+  source: z.discriminatedUnion(
+    "type",
+    [
+      z.strictObject({ type: z.literal("base64"), media_type: z.literal("application/pdf"), data: z.string().min(1) }),
+      z.strictObject({ type: z.literal("text"), media_type: z.literal("text/plain"), data: z.string() }),
+      z.strictObject({ type: z.literal("url"), url: z.string().min(1) }),
+    ],
+    { error: (iss) => (iss.code === "invalid_union" ? "document source must be base64 (a PDF), text or url (files and content blocks are not supported)" : undefined) },
+  ),
+  title: z.string().nullable().optional(),
+  context: z.string().nullable().optional(),
+  citations: z
+    .strictObject({ enabled: z.boolean().optional() })
+    .nullable()
+    .optional()
+    .refine((v) => v?.enabled !== true, { error: "citations are not supported on this server" }),
+  cache_control: cacheControl,
+});
+
 const toolUseBlock = z.strictObject({
   type: z.literal("tool_use"),
   id: z.string().min(1),
@@ -78,7 +104,7 @@ const toolUseBlock = z.strictObject({
 const toolResultBlock = z.strictObject({
   type: z.literal("tool_result"),
   tool_use_id: z.string().min(1),
-  content: blocksOrString(z.discriminatedUnion("type", [textBlock, imageBlock], { error: blockTypeError("a tool_result") })).optional(),
+  content: blocksOrString(z.discriminatedUnion("type", [textBlock, imageBlock, documentBlock], { error: blockTypeError("a tool_result") })).optional(),
   is_error: z.boolean().optional(),
   cache_control: cacheControl,
 });
@@ -86,7 +112,7 @@ const toolResultBlock = z.strictObject({
 const thinkingBlock = z.strictObject({ type: z.literal("thinking"), thinking: z.string(), signature: z.string() });
 const redactedThinkingBlock = z.strictObject({ type: z.literal("redacted_thinking"), data: z.string() });
 
-const userBlock = z.discriminatedUnion("type", [textBlock, imageBlock, toolResultBlock], { error: blockTypeError("a user message") });
+const userBlock = z.discriminatedUnion("type", [textBlock, imageBlock, documentBlock, toolResultBlock], { error: blockTypeError("a user message") });
 const assistantBlock = z.discriminatedUnion("type", [textBlock, toolUseBlock, thinkingBlock, redactedThinkingBlock], {
   error: blockTypeError("an assistant message"),
 });
@@ -208,18 +234,32 @@ function imagePart(b: z.infer<typeof imageBlock>): ContentPart {
     : { type: "image", source: { kind: "url", url: b.source.url } };
 }
 
+function documentPart(b: z.infer<typeof documentBlock>): ContentPart {
+  const s = b.source;
+  return {
+    type: "document",
+    source: s.type === "base64" ? { kind: "base64", mediaType: s.media_type, data: s.data } : s.type === "text" ? { kind: "text", text: s.data } : { kind: "url", url: s.url },
+    ...(b.title ? { title: b.title } : {}),
+    ...(b.context ? { context: b.context } : {}),
+  };
+}
+
+/** A text, image or document block as a canonical part. */
+function mediaPart(b: z.infer<typeof textBlock> | z.infer<typeof imageBlock> | z.infer<typeof documentBlock>): ContentPart {
+  return b.type === "text" ? text(b.text) : b.type === "image" ? imagePart(b) : documentPart(b);
+}
+
 /**
  * One Anthropic user message becomes: a canonical `tool` message per `tool_result`
- * block (in order), then one `user` message with the text and images, if any.
+ * block (in order), then one `user` message with the text, images and documents, if any.
  */
 function decodeUser(content: UserBlock[]): ChatMessage[] {
   const out: ChatMessage[] = [];
   const parts: ContentPart[] = [];
   for (const b of content) {
-    if (b.type === "text") parts.push(text(b.text));
-    else if (b.type === "image") parts.push(imagePart(b));
+    if (b.type !== "tool_result") parts.push(mediaPart(b));
     else {
-      const result = (b.content ?? []).map((p) => (p.type === "text" ? text(p.text) : imagePart(p)));
+      const result = (b.content ?? []).map(mediaPart);
       // The canonical model has no error flag on tool results yet; say it in the content so the model still sees it.
       if (b.is_error) {
         const first = result[0];

@@ -1,4 +1,5 @@
-import { textOfParts, type ChatMessage, type ChatRequest, type ContentPart, type ReasoningEffort, type ToolChoice } from "../../core/chat.js";
+import { documentText, textOfParts, type ChatMessage, type ChatRequest, type ContentPart, type ReasoningEffort, type ToolChoice } from "../../core/chat.js";
+import { LlmuxError } from "../../errors/llmux-error.js";
 
 /** Which OpenAI dialect to write: OpenAI itself, or a third-party OpenAI-compatible server. */
 export interface OpenAIEncodeOptions {
@@ -10,21 +11,47 @@ export interface OpenAIEncodeOptions {
   kind?: "openai" | "openai-compatible";
 }
 
-type WirePart = { type: "text"; text: string } | { type: "image_url"; image_url: { url: string } };
+type WirePart =
+  | { type: "text"; text: string }
+  | { type: "image_url"; image_url: { url: string } }
+  | { type: "file"; file: { filename: string; file_data: string } };
 
 const imageUrl = (p: Extract<ContentPart, { type: "image" }>): string =>
   p.source.kind === "url" ? p.source.url : `data:${p.source.mediaType};base64,${p.source.data}`;
 
 /**
- * A user message's content: a plain string for one text, else the part array (several texts
- * kept apart; images as `image_url`, base64 as data URLs), which every server takes for users.
- * The other roles get one string ({@link textOfParts}): some compatible servers take no part
- * lists for them.
+ * A part as Chat Completions take it: images as `image_url` (base64 as data URLs); a PDF as a
+ * `file` part with its data URL (its title as the filename, the client's note on it as a text
+ * part after it); a plain-text document as text. Chat Completions take files as data only, so a
+ * document given by URL is refused rather than dropped.
+ */
+function wireParts(p: ContentPart): WirePart[] {
+  switch (p.type) {
+    case "text":
+      return [{ type: "text", text: p.text }];
+    case "image":
+      return [{ type: "image_url", image_url: { url: imageUrl(p) } }];
+    case "document": {
+      const s = p.source;
+      if (s.kind === "text") return [{ type: "text", text: documentText({ ...p, source: s }) }];
+      if (s.kind === "url") {
+        throw new LlmuxError("unsupported_parameter", "a document given by URL cannot be sent to an OpenAI-protocol provider, which takes files as data only; send it as base64", { param: "messages" });
+      }
+      const file: WirePart = { type: "file", file: { filename: p.title ?? "document.pdf", file_data: `data:${s.mediaType};base64,${s.data}` } };
+      return p.context !== undefined ? [file, { type: "text", text: p.context }] : [file];
+    }
+  }
+}
+
+/**
+ * A user message's content: a plain string for one text, else the part array ({@link wireParts};
+ * several texts kept apart), which every server takes for users. The other roles get one string
+ * ({@link textOfParts}): some compatible servers take no part lists for them.
  */
 function userContent(parts: ContentPart[]): string | WirePart[] {
   if (parts.length === 1 && parts[0]!.type === "text") return parts[0]!.text;
   if (parts.length === 0) return "";
-  return parts.map((p): WirePart => (p.type === "text" ? { type: "text", text: p.text } : { type: "image_url", image_url: { url: imageUrl(p) } }));
+  return parts.flatMap(wireParts);
 }
 
 function encodeMessage(m: ChatMessage): Record<string, unknown> {
@@ -55,23 +82,29 @@ function encodeMessage(m: ChatMessage): Record<string, unknown> {
   }
 }
 
+/** What a tool message cannot hold: its images and PDFs (a plain-text document is in its text). */
+const notText = (p: ContentPart): boolean => p.type === "image" || (p.type === "document" && p.source.kind !== "text");
+
 /**
- * The messages, with one addition: OpenAI's tool messages hold text only, so images a tool
- * returned (an Anthropic client's `tool_result` may hold them) follow the run of tool messages
- * in a user message, each call's images after a line naming its call id, rather than being lost.
+ * The messages, with one addition: OpenAI's tool messages hold text only, so images and PDFs a
+ * tool returned (an Anthropic client's `tool_result` may hold them) follow the run of tool
+ * messages in a user message, each call's after a line naming its call id, rather than being lost.
  */
 function encodeMessages(messages: ChatMessage[]): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
-  let images: WirePart[] = [];
+  let attached: WirePart[] = [];
   const flush = () => {
-    if (images.length > 0) out.push({ role: "user", content: images });
-    images = [];
+    if (attached.length > 0) out.push({ role: "user", content: attached });
+    attached = [];
   };
   for (const m of messages) {
     if (m.role !== "tool") flush();
     out.push(encodeMessage(m));
-    const own = m.role === "tool" ? m.content.filter((p): p is Extract<ContentPart, { type: "image" }> => p.type === "image") : [];
-    if (own.length > 0) images.push({ type: "text", text: `Images from the result of tool call ${m.toolCallId ?? ""}:` }, ...own.map((p): WirePart => ({ type: "image_url", image_url: { url: imageUrl(p) } })));
+    const own = m.role === "tool" ? m.content.filter(notText) : [];
+    if (own.length > 0) {
+      const what = own.every((p) => p.type === "image") ? "Images" : own.every((p) => p.type === "document") ? "Documents" : "Images and documents";
+      attached.push({ type: "text", text: `${what} from the result of tool call ${m.toolCallId ?? ""}:` }, ...own.flatMap(wireParts));
+    }
   }
   flush();
   return out;

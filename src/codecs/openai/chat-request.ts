@@ -9,7 +9,47 @@ const imagePart = z.strictObject({
   type: z.literal("image_url"),
   image_url: z.strictObject({ url: z.string().min(1), detail: z.enum(["auto", "low", "high"]).optional() }),
 });
-const contentParts = z.array(z.union([textPart, imagePart]));
+
+/** A base64 data URL of a PDF or plain text, its media type and data apart. */
+const FILE_DATA = /^data:(application\/pdf|text\/plain)(?:;[^;,]*)*;base64,/;
+
+/**
+ * A file as Chat Completions take one: a PDF as a base64 data URL (plain text is read too).
+ * A `file_id` names an upload at one provider; a request that passes through to an OpenAI
+ * provider is not decoded and keeps it, but no other backend can read it.
+ */
+const filePart = z.strictObject({
+  type: z.literal("file"),
+  file: z
+    .strictObject({
+      file_data: z.string().regex(FILE_DATA, "must be a base64 data URL of a PDF (data:application/pdf;base64,...) or of plain text").optional(),
+      file_id: z
+        .unknown()
+        .refine((v) => v == null, { error: "an uploaded file (file_id) can only be read by the provider that holds it; send the file as file_data" })
+        .optional(),
+      filename: z.string().nullable().optional(),
+    })
+    .refine((f) => f.file_data !== undefined || f.file_id != null, { error: "a file part needs file_data" }),
+});
+
+/**
+ * A user message's content: a string or an array of parts. A string is read as one text part
+ * before validation, so that a bad part is reported by its own path and message instead of
+ * disappearing into a union's "Invalid input".
+ */
+const userContent = z.preprocess(
+  (v) => (typeof v === "string" ? [{ type: "text", text: v }] : v),
+  z.array(
+    z.discriminatedUnion("type", [textPart, imagePart, filePart], {
+      error: (iss) => {
+        if (iss.code !== "invalid_union") return undefined;
+        const t = (iss.input as { type?: unknown } | undefined)?.type;
+        return typeof t === "string" ? `content part type '${t}' is not supported` : "expected a content part with a 'type'";
+      },
+    }),
+    { error: (iss) => (iss.code === "invalid_type" ? "expected a string or an array of content parts" : undefined) },
+  ),
+);
 
 const toolCall = z.strictObject({
   id: z.string(),
@@ -56,7 +96,7 @@ function reasoningTextOf(blocks: z.infer<typeof thinkingBlock>[] | undefined): s
 
 const message = z.discriminatedUnion("role", [
   z.strictObject({ role: z.enum(["system", "developer"]), content: z.union([z.string(), z.array(textPart)]), name: z.string().optional() }),
-  z.strictObject({ role: z.literal("user"), content: z.union([z.string(), contentParts]), name: z.string().optional() }),
+  z.strictObject({ role: z.literal("user"), content: userContent, name: z.string().optional() }),
   z.strictObject({
     role: z.literal("assistant"),
     content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
@@ -142,11 +182,22 @@ const UNSUPPORTED: Record<string, string> = {
 
 export type OpenAIChatBody = z.infer<typeof chatCompletionSchema>;
 
-const partsOf = (content: string | Array<z.infer<typeof textPart> | z.infer<typeof imagePart>> | null | undefined): ContentPart[] => {
+const partsOf = (content: string | Array<z.infer<typeof textPart> | z.infer<typeof imagePart> | z.infer<typeof filePart>> | null | undefined): ContentPart[] => {
   if (content == null) return [];
   if (typeof content === "string") return [{ type: "text", text: content }];
-  return content.map((p) => (p.type === "text" ? { type: "text", text: p.text } : imageFromUrl(p.image_url.url)));
+  return content.map((p) => (p.type === "text" ? { type: "text", text: p.text } : p.type === "image_url" ? imageFromUrl(p.image_url.url) : documentFromFile(p.file)));
 };
+
+/** A file part as a document: a PDF stays base64; plain text is decoded (UTF-8), to be read as text. */
+function documentFromFile(f: z.infer<typeof filePart>["file"]): ContentPart {
+  const url = f.file_data!; // the schema let no part without it through
+  const mediaType = FILE_DATA.exec(url)![1]!;
+  const data = url.slice(url.indexOf(",") + 1);
+  const title = f.filename ? { title: f.filename } : {};
+  return mediaType === "text/plain"
+    ? { type: "document", source: { kind: "text", text: Buffer.from(data, "base64").toString("utf8") }, ...title }
+    : { type: "document", source: { kind: "base64", mediaType, data }, ...title };
+}
 
 function imageFromUrl(url: string): ContentPart {
   const m = /^data:([^;,]+);base64,(.*)$/s.exec(url);
