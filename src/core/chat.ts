@@ -134,8 +134,12 @@ export interface ChatRequest {
 /** OpenAI's reasoning effort words for a thinking model (`none` is `reasoning.enabled: false`). */
 export type ReasoningEffort = "minimal" | "low" | "medium" | "high" | "xhigh" | "max";
 
-/** Why generation ended, in canonical terms; codecs map it to each protocol's words. */
-export type FinishReason = "stop" | "stop_sequence" | "length" | "tool_calls";
+/**
+ * Why generation ended, in canonical terms; codecs map it to each protocol's words. `refusal`:
+ * the model or the provider's filter declined (Anthropic `refusal`, OpenAI `content_filter`);
+ * only providers say it.
+ */
+export type FinishReason = "stop" | "stop_sequence" | "length" | "tool_calls" | "refusal";
 
 export interface Usage {
   /** Every prompt token, those read from a prompt cache included (OpenAI's `prompt_tokens`). */

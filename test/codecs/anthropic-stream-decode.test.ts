@@ -128,8 +128,8 @@ describe("Anthropic stream decoding (wire → canonical → wire)", () => {
     assert.deepEqual(unsigned.slice(1), [{ type: "reasoning", text: "hmm" }]);
   });
 
-  it("maps max_tokens, pause_turn and refusal, and takes input_tokens from message_delta", () => {
-    for (const [stop, reason] of [["max_tokens", "length"], ["pause_turn", "stop"], ["refusal", "stop"]] as const) {
+  it("maps max_tokens, a full context window, pause_turn and refusal, and takes input_tokens from message_delta", () => {
+    for (const [stop, reason] of [["max_tokens", "length"], ["model_context_window_exceeded", "length"], ["pause_turn", "stop"], ["refusal", "refusal"]] as const) {
       const d = new AnthropicStreamDecoder();
       d.decode("message_start", JSON.stringify({ type: "message_start", message: { model: "m", usage: { input_tokens: 5, output_tokens: 1 } } }));
       d.decode("message_delta", JSON.stringify({ type: "message_delta", delta: { stop_reason: stop, stop_sequence: null }, usage: { input_tokens: 6, output_tokens: 9 } }));

@@ -20,6 +20,9 @@ describe("OpenAI stream decoding (wire → canonical → wire)", () => {
       { type: "text", text: "I can't " },
       { type: "text", text: "help with that." },
     ]);
+    const f = new OpenAIChatStreamDecoder();
+    const filtered = [chunk({ role: "assistant", content: "" }), chunk({}, "content_filter"), "[DONE]"].flatMap((c) => f.decode(c));
+    assert.deepEqual(filtered.at(-1), { type: "finish", reason: "refusal" }, "a filtered answer stays a refusal for an Anthropic client");
   });
 
   it("reads thinking_blocks (another llmux in front of Claude), skipping entries nothing signed", () => {

@@ -374,6 +374,27 @@ describe("protocol translation and pass-through through a real llmux", () => {
     ]);
   });
 
+  it("a refusal crosses protocols: Anthropic's refusal is OpenAI's content_filter and back, whole and streamed", async () => {
+    const refusedSse = anthropicSse("I can't help with that.").replace('"stop_reason":"end_turn"', '"stop_reason":"refusal"');
+    assert.notEqual(refusedSse, anthropicSse("I can't help with that."), "the fixture's stop reason was replaced");
+    claude.queue.push({ kind: "sse", body: refusedSse });
+    const r = await s.openai.chat.completions.create({ model: "to-claude", messages: [{ role: "user", content: "Something bad." }] });
+    assert.equal(r.choices[0]!.finish_reason, "content_filter");
+    claude.queue.push({ kind: "sse", body: refusedSse, chunkSize: 11 });
+    let finish: string | null = null;
+    for await (const c of await s.openai.chat.completions.create({ model: "to-claude", stream: true, messages: [{ role: "user", content: "Something bad." }] })) finish = c.choices[0]?.finish_reason ?? finish;
+    assert.equal(finish, "content_filter");
+
+    const filteredSse = openaiSse("").replace('"finish_reason":"stop"', '"finish_reason":"content_filter"');
+    assert.notEqual(filteredSse, openaiSse(""), "the fixture's finish reason was replaced");
+    oai.queue.push({ kind: "sse", body: filteredSse });
+    const m = await anthropic.messages.create({ model: "to-openai", max_tokens: 50, messages: [{ role: "user", content: "Something bad." }] });
+    assert.equal(m.stop_reason, "refusal");
+    oai.queue.push({ kind: "sse", body: filteredSse });
+    const streamed = await anthropic.messages.stream({ model: "to-openai", max_tokens: 50, messages: [{ role: "user", content: "Something bad." }] }).finalMessage();
+    assert.equal(streamed.stop_reason, "refusal");
+  });
+
   it("Anthropic client → OpenAI provider: tokens the provider read from its prompt cache come back as a cache read", async () => {
     const usage = { prompt_tokens: 2000, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 1536 } };
     for (const stream of [false, true]) {

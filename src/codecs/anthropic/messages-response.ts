@@ -8,7 +8,7 @@ import { LlmuxError } from "../../errors/llmux-error.js";
  * way the SDK does, the non-streaming `Message`, so both always agree.
  */
 
-export type AnthropicStopReason = "end_turn" | "stop_sequence" | "max_tokens" | "tool_use";
+export type AnthropicStopReason = "end_turn" | "stop_sequence" | "max_tokens" | "tool_use" | "refusal";
 
 export type AnthropicContentBlock =
   | { type: "text"; text: string }
@@ -69,7 +69,7 @@ export function newMessageId(): string {
 }
 
 export const anthropicStopReason = (r: FinishReason): AnthropicStopReason =>
-  r === "stop" ? "end_turn" : r === "length" ? "max_tokens" : r === "tool_calls" ? "tool_use" : "stop_sequence";
+  r === "stop" ? "end_turn" : r === "length" ? "max_tokens" : r === "tool_calls" ? "tool_use" : r === "refusal" ? "refusal" : "stop_sequence";
 
 const usageJson = (inputTokens: number, outputTokens: number, cacheRead = 0): AnthropicUsage => ({
   input_tokens: inputTokens - cacheRead,

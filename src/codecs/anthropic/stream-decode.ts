@@ -42,7 +42,9 @@ const FINISH: Record<string, FinishReason> = {
   stop_sequence: "stop_sequence",
   tool_use: "tool_calls",
   pause_turn: "stop",
-  refusal: "stop",
+  refusal: "refusal",
+  // The model's context filled up before max_tokens: for the client, cut short all the same.
+  model_context_window_exceeded: "length",
 };
 
 /**

@@ -7,9 +7,9 @@ export const SYSTEM_FINGERPRINT = "llmux";
 
 export const newCompletionId = (): string => `chatcmpl-${randomBytes(12).toString("base64url")}`;
 
-/** OpenAI has no "stop_sequence": a stop string is a plain `stop`. */
-export const openaiFinishReason = (r: FinishReason): "stop" | "length" | "tool_calls" =>
-  r === "stop_sequence" ? "stop" : r;
+/** OpenAI has no "stop_sequence": a stop string is a plain `stop`; a refusal is OpenAI's `content_filter`. */
+export const openaiFinishReason = (r: FinishReason): "stop" | "length" | "tool_calls" | "content_filter" =>
+  r === "stop_sequence" ? "stop" : r === "refusal" ? "content_filter" : r;
 
 const usageJson = (u: Usage) => ({
   prompt_tokens: u.promptTokens,

@@ -39,7 +39,7 @@ function textOf(value: unknown): string {
   return value;
 }
 
-const FINISH: Record<string, FinishReason> = { stop: "stop", length: "length", tool_calls: "tool_calls", function_call: "tool_calls", content_filter: "stop" };
+const FINISH: Record<string, FinishReason> = { stop: "stop", length: "length", tool_calls: "tool_calls", function_call: "tool_calls", content_filter: "refusal" };
 
 /**
  * Decodes OpenAI `chat.completion.chunk` objects (one SSE `data:` payload each) into
