@@ -10,7 +10,10 @@ export interface ServeConfig {
   /** Data folder: database, models, key files. */
   home: string;
   engine: EngineConfig;
-  /** Largest accepted request body, in bytes. */
+  /**
+   * Largest accepted request body, in bytes (`LLMUX_BODY_LIMIT_MB`, default 32 MiB: what Anthropic's
+   * Messages API takes, so that a PDF or images a provider would read are not refused here first).
+   */
   bodyLimit: number;
   /** How long a shutdown waits for in-flight requests before ending them. */
   shutdownGraceMs: number;
@@ -39,6 +42,8 @@ export interface EngineConfig {
 }
 
 export const DEFAULT_PORT = 11435;
+/** Request bodies up to this many MiB by default: Anthropic's own limit for a Messages request. */
+export const DEFAULT_BODY_LIMIT_MB = 32;
 
 export function defaultHome(): string {
   return process.env.LLMUX_HOME || join(homedir(), ".llmux");
@@ -77,7 +82,7 @@ export function resolveServeConfig(opts: Partial<{ host: string; port: number; h
       contextSize: opts.engine?.contextSize ?? envInt(env, "LLMUX_CONTEXT_SIZE", 64, 1_048_576) ?? engineDefaults.contextSize,
       useMmap: opts.engine?.useMmap ?? (env.LLMUX_MMAP === "1" ? true : engineDefaults.useMmap),
     },
-    bodyLimit: 8 * 1024 * 1024,
+    bodyLimit: (envInt(env, "LLMUX_BODY_LIMIT_MB", 1, 1024) ?? DEFAULT_BODY_LIMIT_MB) * 1024 * 1024,
     shutdownGraceMs: 10_000,
     logLevel: logLevel as ServeConfig["logLevel"],
     audit: env.LLMUX_AUDIT !== "off",

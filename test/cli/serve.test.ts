@@ -127,6 +127,7 @@ describe("configuration precedence", () => {
         ["LLMUX_THREADS", String(cpus + 1), /LLMUX_THREADS must be a whole number from 1 to \d+ \(this machine's CPUs\)/],
         ["LLMUX_PARALLEL", "0", /LLMUX_PARALLEL must be/],
         ["LLMUX_LOG_LEVEL", "loud", /LLMUX_LOG_LEVEL must be one of/],
+        ["LLMUX_BODY_LIMIT_MB", "0", /LLMUX_BODY_LIMIT_MB must be a whole number from 1 to 1024/],
       ] as const) {
         process.env = { ...saved, [name]: value };
         assert.throws(() => resolveServeConfig(), message, `${name}=${value}`);
@@ -149,7 +150,11 @@ describe("configuration precedence", () => {
       delete process.env.LLMUX_HOST;
       delete process.env.LLMUX_PORT;
       delete process.env.LLMUX_HOME;
+      delete process.env.LLMUX_BODY_LIMIT_MB;
       const d = resolveServeConfig();
+      assert.equal(d.bodyLimit, 32 * 1024 * 1024);
+      process.env.LLMUX_BODY_LIMIT_MB = "2";
+      assert.equal(resolveServeConfig().bodyLimit, 2 * 1024 * 1024);
       assert.equal(d.host, "127.0.0.1");
       assert.equal(d.port, DEFAULT_PORT);
       assert.match(d.home, /\.llmux$/);

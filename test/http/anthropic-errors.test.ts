@@ -172,7 +172,7 @@ describe("bad input on /v1/messages gives errors the Anthropic SDK understands",
 
   it("a body over the size limit → 413 APIError (request_too_large)", async () => {
     const err = await client.messages
-      .create({ model: "tiny", max_tokens: 1, messages: [{ role: "user", content: "x".repeat(9 * 1024 * 1024) }] })
+      .create({ model: "tiny", max_tokens: 1, messages: [{ role: "user", content: "x".repeat(33 * 1024 * 1024) }] })
       .catch((e: unknown) => e);
     assert.ok(err instanceof Anthropic.APIError);
     assert.ok(err instanceof Anthropic.ContentTooLargeError);

@@ -105,7 +105,7 @@ describe("bad input on /v1 gives problems the OpenAI SDK understands", () => {
 
   it("a body over the size limit → 413", async () => {
     const err = await s.openai.chat.completions
-      .create({ model: "tiny", messages: [{ role: "user", content: "x".repeat(9 * 1024 * 1024) }] })
+      .create({ model: "tiny", messages: [{ role: "user", content: "x".repeat(33 * 1024 * 1024) }] })
       .catch((e: unknown) => e);
     assert.ok(err instanceof OpenAI.APIError);
     assert.equal(err.status, 413);

@@ -334,6 +334,16 @@ describe("protocol translation and pass-through through a real llmux", () => {
         ],
       },
     ]);
+    // A 12 MiB PDF (16 MiB as base64): over what many servers take, under the 32 MiB Anthropic's API takes.
+    const big = Buffer.alloc(12 * 1024 * 1024, 7).toString("base64");
+    oai.queue.push({ kind: "sse", body: openaiSse("Long.") });
+    await anthropic.messages.create({
+      model: "to-openai",
+      max_tokens: 10,
+      messages: [{ role: "user", content: [{ type: "document", source: { type: "base64", media_type: "application/pdf", data: big } }] }],
+    });
+    const sent = (oai.received.at(-1)!.body as { messages: { content: { file: { file_data: string } }[] }[] }).messages[0]!.content[0]!.file.file_data;
+    assert.equal(sent, `data:application/pdf;base64,${big}`, "the whole document reached the provider");
     const before = oai.received.length;
     await assert.rejects(
       anthropic.messages.create({
