@@ -384,6 +384,19 @@ describe("protocol translation and pass-through through a real llmux", () => {
     ]);
   });
 
+  it("Anthropic client → OpenAI provider: output_config.format becomes a json_schema response_format", async () => {
+    const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
+    oai.queue.push({ kind: "sse", body: openaiSse('{"city":"Paris"}') });
+    const m = await anthropic.messages.create({
+      model: "to-openai",
+      max_tokens: 50,
+      messages: [{ role: "user", content: "Which city?" }],
+      output_config: { format: { type: "json_schema", schema } },
+    } as Anthropic.MessageCreateParamsNonStreaming);
+    assert.deepEqual(m.content, [{ type: "text", text: '{"city":"Paris"}' }]);
+    assert.deepEqual((oai.received.at(-1)!.body as { response_format: unknown }).response_format, { type: "json_schema", json_schema: { name: "response", schema } });
+  });
+
   it("a refusal crosses protocols: Anthropic's refusal is OpenAI's content_filter and back, whole and streamed", async () => {
     const refusedSse = anthropicSse("I can't help with that.").replace('"stop_reason":"end_turn"', '"stop_reason":"refusal"');
     assert.notEqual(refusedSse, anthropicSse("I can't help with that."), "the fixture's stop reason was replaced");
