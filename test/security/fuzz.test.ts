@@ -39,7 +39,7 @@ const FIXED: [string, string | Buffer][] = [
   ["deep arrays", deep(100_000, "array")],
   ["deep objects", deep(100_000, "object")],
   ["invalid UTF-8", Buffer.from([0x7b, 0x22, 0x6d, 0x22, 0x3a, 0x22, 0xff, 0xc0, 0xaf, 0x22, 0x7d])],
-  ["over the body limit", `{"model":"${"x".repeat(9 * 1024 * 1024)}"}`],
+  ["over the body limit", `{"model":"${"x".repeat(33 * 1024 * 1024)}"}`],
   ["empty", ""],
   ["truncated", '{"model":"tiny","messages":[{"role":'],
   ["array", "[1,2,3]"],
