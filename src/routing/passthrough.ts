@@ -268,6 +268,8 @@ export class UsageScanner {
   /** Made on the first SSE chunk: a JSON answer (`json`) never needs one. */
   private decoder: StringDecoder | null = null;
   private carry = "";
+  private cacheRead = 0;
+  private cacheWrite = 0;
 
   /** A chunk of an SSE body. */
   push(chunk: Buffer): void {
@@ -318,8 +320,17 @@ export class UsageScanner {
     this.take(u);
   }
 
+  /**
+   * One usage object. Anthropic's `input_tokens` leaves out what was read from or written to its
+   * prompt cache (most of an agent's prompt, turn after turn): they are added, as the translated
+   * path counts them (`AnthropicStreamDecoder`), so audit rows and metrics agree on either path.
+   * A later usage object without the cache fields (a `message_delta`) keeps the ones seen first.
+   */
   private take(u: Record<string, unknown>): void {
-    const prompt = tokenCount(u.prompt_tokens) ?? tokenCount(u.input_tokens);
+    this.cacheRead = tokenCount(u.cache_read_input_tokens) ?? this.cacheRead;
+    this.cacheWrite = tokenCount(u.cache_creation_input_tokens) ?? this.cacheWrite;
+    const input = tokenCount(u.input_tokens);
+    const prompt = tokenCount(u.prompt_tokens) ?? (input === null ? null : input + this.cacheRead + this.cacheWrite);
     const completion = tokenCount(u.completion_tokens) ?? tokenCount(u.output_tokens);
     if (prompt !== null) this.usage.promptTokens = prompt;
     if (completion !== null) this.usage.completionTokens = completion;

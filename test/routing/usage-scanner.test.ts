@@ -27,3 +27,23 @@ it("reads usage from the SSE lines that carry it, across chunk boundaries", () =
   for (let i = 0; i < text.length; i += 7) s.push(Buffer.from(text.slice(i, i + 7)));
   assert.deepEqual(s.usage, { promptTokens: 4, completionTokens: 2 });
 });
+
+it("counts Anthropic's prompt-cache reads and writes in the prompt tokens, as the translated path does", () => {
+  assert.deepEqual(scan({ usage: { input_tokens: 50, cache_read_input_tokens: 90_000, cache_creation_input_tokens: 1_200, output_tokens: 7 } }), {
+    promptTokens: 91_250,
+    completionTokens: 7,
+  });
+  const ev = (name: string, data: Record<string, unknown>) => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+  const stream = (deltaUsage: Record<string, unknown>) =>
+    ev("message_start", { message: { id: "m", usage: { input_tokens: 50, cache_read_input_tokens: 90_000, cache_creation_input_tokens: 1_200, output_tokens: 1 } } }) +
+    ev("content_block_delta", { index: 0, delta: { type: "text_delta", text: "hi" } }) +
+    ev("message_delta", { delta: { stop_reason: "end_turn" }, usage: deltaUsage }) +
+    ev("message_stop", {});
+  // A message_delta with only the output, or with the input but not the cache fields, keeps the cache counts seen at the start.
+  for (const deltaUsage of [{ output_tokens: 9 }, { input_tokens: 50, output_tokens: 9 }, { input_tokens: 50, cache_read_input_tokens: 90_000, cache_creation_input_tokens: 1_200, output_tokens: 9 }]) {
+    const s = new UsageScanner();
+    const text = stream(deltaUsage);
+    for (let i = 0; i < text.length; i += 13) s.push(Buffer.from(text.slice(i, i + 13)));
+    assert.deepEqual(s.usage, { promptTokens: 91_250, completionTokens: 9 }, JSON.stringify(deltaUsage));
+  }
+});
