@@ -24,9 +24,8 @@ export type ContentPart =
   | { type: "image"; source: { kind: "url"; url: string } | { kind: "base64"; mediaType: string; data: string } }
   | DocumentPart;
 
-/** A plain-text document as the text a model reads: its title, the client's note on it, then the text, a blank line apart. */
-export const documentText = (d: DocumentPart & { source: { kind: "text" } }): string =>
-  [d.title, d.context, d.source.text].filter((s): s is string => s !== undefined && s !== "").join("\n\n");
+/** A plain-text document (its `text`) as a model reads it: its title, the client's note on it, then the text, a blank line apart. */
+export const documentText = (d: DocumentPart, text: string): string => [d.title, d.context, text].filter((s): s is string => s !== undefined && s !== "").join("\n\n");
 
 /**
  * A message's text as one string, separate text parts a newline apart, as llama.cpp's server
@@ -35,9 +34,7 @@ export const documentText = (d: DocumentPart & { source: { kind: "text" } }): st
  * One rule for every backend that needs plain text.
  */
 export const textOfParts = (parts: ContentPart[]): string =>
-  parts
-    .flatMap((p) => (p.type === "text" ? [p.text] : p.type === "document" && p.source.kind === "text" ? [documentText({ ...p, source: p.source })] : []))
-    .join("\n");
+  parts.flatMap((p) => (p.type === "text" ? [p.text] : p.type === "document" && p.source.kind === "text" ? [documentText(p, p.source.text)] : [])).join("\n");
 
 /**
  * Reasoning a provider signed or encrypted, kept byte for byte so it can go back to that

@@ -33,7 +33,7 @@ function wireParts(p: ContentPart): WirePart[] {
       return [{ type: "image_url", image_url: { url: imageUrl(p) } }];
     case "document": {
       const s = p.source;
-      if (s.kind === "text") return [{ type: "text", text: documentText({ ...p, source: s }) }];
+      if (s.kind === "text") return [{ type: "text", text: documentText(p, s.text) }];
       if (s.kind === "url") {
         throw new LlmuxError("unsupported_parameter", "a document given by URL cannot be sent to an OpenAI-protocol provider, which takes files as data only; send it as base64", { param: "messages" });
       }
