@@ -150,7 +150,7 @@ function payloads(body: unknown): string[] {
     if (typeof v === "string") {
       if (v === "") return;
       if (key === "url" && v.startsWith("data:")) out.push(v.slice(v.indexOf(",") + 1));
-      else if (key === "text" || key === "data" || key === "url" || key === "title" || key === "context") out.push(v);
+      else if (["text", "data", "url", "title", "filename", "context"].includes(key)) out.push(v);
       else if (key === "file_data") {
         const [head, data] = v.split(",", 2) as [string, string];
         out.push(head.startsWith("data:text/plain") ? Buffer.from(data, "base64").toString("utf8") : data);
