@@ -1,10 +1,7 @@
-import Anthropic from "@anthropic-ai/sdk";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
-import { startTestServer, type TestServer } from "../helpers/server.js";
-import type { FakeProvider } from "../providers/fake-provider.js";
-import { addProvider, fake, setRules } from "./gateway-fixtures.js";
+import { startTwoProviders, type TwoProviders } from "./gateway-fixtures.js";
 
 /**
  * Generated provider answers (text, thinking, signed and redacted blocks, tool calls, each cut
@@ -135,31 +132,16 @@ function assembleOpenAI(sse: string): { content: string; reasoning: string; bloc
 }
 
 describe("translation of generated provider answers, both directions", () => {
-  let s: TestServer;
-  let claude: FakeProvider;
-  let oai: FakeProvider;
-  let anthropic: Anthropic;
+  let rig: TwoProviders;
 
   before(async () => {
-    s = await startTestServer();
-    const c = await fake("unused", "anthropic");
-    const o = await fake("unused", "openai");
-    claude = c.fp;
-    oai = o.fp;
-    await addProvider(s, { name: "claude", kind: "anthropic", base_url: c.url, api_key: "sk-ant-test-0123456789" });
-    await addProvider(s, { name: "oai", kind: "openai", base_url: o.url, api_key: "sk-oai-test-0123456789" });
-    await setRules(s, [
+    rig = await startTwoProviders([
       { id: "c", match: { kind: "exact", pattern: "to-claude" }, targets: [{ backend: "claude" }] },
       { id: "o", match: { kind: "exact", pattern: "to-openai" }, targets: [{ backend: "oai" }] },
     ]);
-    anthropic = new Anthropic({ baseURL: s.url, apiKey: "unused", maxRetries: 0 });
   });
 
-  after(async () => {
-    await s.close();
-    await claude.stop();
-    await oai.stop();
-  });
+  after(() => rig.close());
 
   it("Anthropic provider → OpenAI client: text, reasoning, signed and redacted blocks, tool calls, finish and usage arrive whole and streamed", async () => {
     await fc.assert(
@@ -171,8 +153,8 @@ describe("translation of generated provider answers, both directions", () => {
         const calls = a.rest.flatMap((b) => (b.kind === "tool" ? [{ id: b.id, name: b.name, input: b.input }] : []));
         const body = { model: "to-claude", messages: [{ role: "user", content: "Go." }] };
 
-        claude.queue.push({ kind: "sse", body: anthropicSseOf(a), chunkSize: a.chunkSize });
-        const whole = (await (await fetch(`${s.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as {
+        rig.claude.queue.push({ kind: "sse", body: anthropicSseOf(a), chunkSize: a.chunkSize });
+        const whole = (await (await fetch(`${rig.s.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as {
           choices: { message: { content: string | null; reasoning_content?: string; thinking_blocks?: unknown[]; tool_calls?: { id: string; function: { name: string; arguments: string } }[] }; finish_reason: string }[];
           usage: { prompt_tokens: number; completion_tokens: number };
         };
@@ -184,8 +166,8 @@ describe("translation of generated provider answers, both directions", () => {
         assert.equal(whole.choices[0]!.finish_reason, STOP_TO_FINISH[a.stop]);
         assert.deepEqual([whole.usage.prompt_tokens, whole.usage.completion_tokens], [a.input, a.output]);
 
-        claude.queue.push({ kind: "sse", body: anthropicSseOf(a), chunkSize: a.chunkSize });
-        const res = await fetch(`${s.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }) });
+        rig.claude.queue.push({ kind: "sse", body: anthropicSseOf(a), chunkSize: a.chunkSize });
+        const res = await fetch(`${rig.s.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }) });
         const st = assembleOpenAI(await res.text());
         assert.equal(st.content, texts);
         assert.equal(st.reasoning, reasoning);
@@ -209,8 +191,8 @@ describe("translation of generated provider answers, both directions", () => {
         };
         const req = { model: "to-openai", max_tokens: 100, messages: [{ role: "user" as const, content: "Go." }] };
         for (const stream of [false, true]) {
-          oai.queue.push({ kind: "sse", body: openaiSseOf(a), chunkSize: a.chunkSize });
-          const m = stream ? await anthropic.messages.stream(req).finalMessage() : await anthropic.messages.create(req);
+          rig.oai.queue.push({ kind: "sse", body: openaiSseOf(a), chunkSize: a.chunkSize });
+          const m = stream ? await rig.anthropic.messages.stream(req).finalMessage() : await rig.anthropic.messages.create(req);
           const got = {
             thinking: m.content.flatMap((b) => (b.type === "thinking" ? [b.thinking] : [])).join(""),
             text: m.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join(""),

@@ -1,4 +1,5 @@
-import type { TestServer } from "../helpers/server.js";
+import Anthropic from "@anthropic-ai/sdk";
+import { startTestServer, type TestServer } from "../helpers/server.js";
 import { FakeProvider, type Behaviour, type Received } from "../providers/fake-provider.js";
 
 /** An OpenAI chat stream answering `text` (usage in the last chunk). */
@@ -88,4 +89,35 @@ export async function putRules(s: TestServer, rules: unknown[]): Promise<Respons
 export async function setRules(s: TestServer, rules: unknown[]): Promise<void> {
   const res = await putRules(s, rules);
   if (res.status !== 200) throw new Error(`PUT /admin/routing/rules: ${res.status} ${await res.text()}`);
+}
+
+/** A real llmux in front of a fake Anthropic provider `claude` and a fake OpenAI provider `oai`. */
+export interface TwoProviders {
+  s: TestServer;
+  claude: FakeProvider;
+  oai: FakeProvider;
+  /** The official Anthropic SDK, pointed at llmux. */
+  anthropic: Anthropic;
+  close(): Promise<void>;
+}
+
+/** Starts llmux with the two fake providers (answering "hi from claude" / "hi from openai" by default) under `rules`. */
+export async function startTwoProviders(rules: unknown[]): Promise<TwoProviders> {
+  const s = await startTestServer();
+  const c = await fake("hi from claude", "anthropic");
+  const o = await fake("hi from openai", "openai");
+  await addProvider(s, { name: "claude", kind: "anthropic", base_url: c.url, api_key: "sk-ant-test-0123456789" });
+  await addProvider(s, { name: "oai", kind: "openai", base_url: o.url, api_key: "sk-oai-test-0123456789" });
+  await setRules(s, rules);
+  return {
+    s,
+    claude: c.fp,
+    oai: o.fp,
+    anthropic: new Anthropic({ baseURL: s.url, apiKey: "unused", maxRetries: 0 }),
+    async close() {
+      await s.close();
+      await c.fp.stop();
+      await o.fp.stop();
+    },
+  };
 }

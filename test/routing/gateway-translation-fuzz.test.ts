@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
-import { startTestServer, type TestServer } from "../helpers/server.js";
 import type { FakeProvider } from "../providers/fake-provider.js";
-import { addProvider, fake, setRules } from "./gateway-fixtures.js";
+import { startTwoProviders, type TwoProviders } from "./gateway-fixtures.js";
 
 /**
  * Generated requests that each protocol's own API would take, translated to the other protocol's
@@ -172,34 +171,21 @@ function payloads(body: unknown): string[] {
 }
 
 describe("translation of generated requests, both directions", () => {
-  let s: TestServer;
-  let claude: FakeProvider;
-  let oai: FakeProvider;
+  let rig: TwoProviders;
 
   before(async () => {
-    s = await startTestServer();
-    const c = await fake("hi from claude", "anthropic");
-    const o = await fake("hi from openai", "openai");
-    claude = c.fp;
-    oai = o.fp;
-    await addProvider(s, { name: "claude", kind: "anthropic", base_url: c.url, api_key: "sk-ant-test-0123456789" });
-    await addProvider(s, { name: "oai", kind: "openai", base_url: o.url, api_key: "sk-oai-test-0123456789" });
-    await setRules(s, [
+    rig = await startTwoProviders([
       { id: "c", match: { kind: "exact", pattern: "to-claude" }, targets: [{ backend: "claude", model: "claude-up" }] },
       { id: "o", match: { kind: "exact", pattern: "to-openai" }, targets: [{ backend: "oai", model: "gpt-up" }] },
     ]);
   });
 
-  after(async () => {
-    await s.close();
-    await claude.stop();
-    await oai.stop();
-  });
+  after(() => rig.close());
 
   /** Sends a body; a refusal must be a 4xx problem, a success must have reached the provider with every payload. */
   async function check(path: string, body: Record<string, unknown>, provider: FakeProvider): Promise<"served" | "refused"> {
     const before = provider.received.length;
-    const res = await fetch(`${s.url}${path}`, { method: "POST", headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" }, body: JSON.stringify(body) });
+    const res = await fetch(`${rig.s.url}${path}`, { method: "POST", headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" }, body: JSON.stringify(body) });
     const answer = await res.text();
     const where = `${res.status} for ${JSON.stringify(body).slice(0, 400)}\n→ ${answer.slice(0, 300)}`;
     assert.ok(res.status < 500, where);
@@ -218,7 +204,7 @@ describe("translation of generated requests, both directions", () => {
     const outcomes = { served: 0, refused: 0 };
     await fc.assert(
       fc.asyncProperty(anthropicBody, async (body) => {
-        outcomes[await check("/v1/messages", body, oai)]++;
+        outcomes[await check("/v1/messages", body, rig.oai)]++;
       }),
       { numRuns: 200, verbose: 1 },
     );
@@ -230,7 +216,7 @@ describe("translation of generated requests, both directions", () => {
     const outcomes = { served: 0, refused: 0 };
     await fc.assert(
       fc.asyncProperty(openaiBody, async (body) => {
-        outcomes[await check("/v1/chat/completions", body, claude)]++;
+        outcomes[await check("/v1/chat/completions", body, rig.claude)]++;
       }),
       { numRuns: 200, verbose: 1 },
     );

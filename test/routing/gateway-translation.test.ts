@@ -4,9 +4,9 @@ import { zodResponseFormat } from "openai/helpers/zod";
 import { z } from "zod";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import type { TestServer } from "../helpers/server.js";
 import type { FakeProvider } from "../providers/fake-provider.js";
-import { addProvider, anthropicJson, anthropicSse, fake, openaiJson, openaiSse, setRules } from "./gateway-fixtures.js";
+import { anthropicJson, anthropicSse, openaiJson, openaiSse, startTwoProviders, type TwoProviders } from "./gateway-fixtures.js";
 
 const ANTHROPIC_TOOLS_SSE = readFileSync(new URL("../fixtures/anthropic/stream-tool-use.sse", import.meta.url), "utf8");
 const OPENAI_TOOLS_SSE = readFileSync(new URL("../fixtures/openai/real-tool-stream.sse", import.meta.url), "utf8");
@@ -103,28 +103,18 @@ const SUITE_RULES = [
 ];
 
 describe("protocol translation and pass-through through a real llmux", () => {
+  let rig: TwoProviders;
   let s: TestServer;
   let claude: FakeProvider;
   let oai: FakeProvider;
   let anthropic: Anthropic;
 
   before(async () => {
-    s = await startTestServer();
-    const c = await fake("hi from claude", "anthropic");
-    const o = await fake("hi from openai", "openai");
-    claude = c.fp;
-    oai = o.fp;
-    await addProvider(s, { name: "claude", kind: "anthropic", base_url: c.url, api_key: "sk-ant-test-0123456789" });
-    await addProvider(s, { name: "oai", kind: "openai", base_url: o.url, api_key: "sk-oai-test-0123456789" });
-    await setRules(s, SUITE_RULES);
-    anthropic = new Anthropic({ baseURL: s.url, apiKey: "unused", maxRetries: 0 });
+    rig = await startTwoProviders(SUITE_RULES);
+    ({ s, claude, oai, anthropic } = rig);
   });
 
-  after(async () => {
-    await s.close();
-    await claude.stop();
-    await oai.stop();
-  });
+  after(() => rig.close());
 
   it("OpenAI client → Anthropic provider: the request field by field, tool calls streamed back", async () => {
     claude.queue.push({ kind: "sse", body: ANTHROPIC_TOOLS_SSE, chunkSize: 17 });
