@@ -200,27 +200,21 @@ describe("translation of generated requests, both directions", () => {
     return "served";
   }
 
-  it("Anthropic client → OpenAI provider: never a 5xx; what it sent arrives", async () => {
-    const outcomes = { served: 0, refused: 0 };
-    await fc.assert(
-      fc.asyncProperty(anthropicBody, async (body) => {
-        outcomes[await check("/v1/messages", body, rig.oai)]++;
-      }),
-      { numRuns: 200, verbose: 1 },
-    );
-    // The refusals are the combinations either API refuses (a budget over max_tokens, a forced tool without tools, …).
-    assert.ok(outcomes.served >= 50, `generated requests are mostly served, not refused: ${JSON.stringify(outcomes)}`);
-  });
-
-  it("OpenAI client → Anthropic provider: never a 5xx; what it sent arrives", async () => {
-    const outcomes = { served: 0, refused: 0 };
-    await fc.assert(
-      fc.asyncProperty(openaiBody, async (body) => {
-        outcomes[await check("/v1/chat/completions", body, rig.claude)]++;
-      }),
-      { numRuns: 200, verbose: 1 },
-    );
-    // The refusals are the combinations either API refuses (a budget over max_tokens, a forced tool without tools, …).
-    assert.ok(outcomes.served >= 50, `generated requests are mostly served, not refused: ${JSON.stringify(outcomes)}`);
-  });
+  const directions = [
+    { name: "Anthropic client → OpenAI provider", path: "/v1/messages", bodies: anthropicBody, provider: () => rig.oai },
+    { name: "OpenAI client → Anthropic provider", path: "/v1/chat/completions", bodies: openaiBody, provider: () => rig.claude },
+  ];
+  for (const d of directions) {
+    it(`${d.name}: never a 5xx; what it sent arrives`, async () => {
+      const outcomes = { served: 0, refused: 0 };
+      await fc.assert(
+        fc.asyncProperty(d.bodies as fc.Arbitrary<Record<string, unknown>>, async (body) => {
+          outcomes[await check(d.path, body, d.provider())]++;
+        }),
+        { numRuns: 200, verbose: 1 },
+      );
+      // The refusals are the combinations either API refuses (a budget over max_tokens, a forced tool without tools, …).
+      assert.ok(outcomes.served >= 50, `generated requests are mostly served, not refused: ${JSON.stringify(outcomes)}`);
+    });
+  }
 });
