@@ -48,7 +48,10 @@ export function peekChat(body: unknown): { model: string; stream: boolean } | nu
  * Routes a chat request and runs it with failover until one target commits, then calls
  * `serve` with what it opened. A provider of the client's own protocol gets the body as it
  * came (pass-through: not decoded, so fields llmux does not know reach the provider);
- * anything else goes through the canonical model, decoded (and validated) before any attempt.
+ * anything else goes through the canonical model. When no target takes the body as it came,
+ * it is decoded (and validated) before any attempt; when one does, only an attempt that needs
+ * the canonical request decodes it, so a field llmux cannot translate (`logprobs`, a `file_id`)
+ * still reaches the provider that understands it, and is refused only by a target that cannot.
  */
 export async function routeChat(
   router: Router,
@@ -62,7 +65,7 @@ export async function routeChat(
   const plan = await router.plan(model);
   tracker.routed(plan.targets[0]!.backendName, plan.targets[0]!.model);
   const rawBody = request.rawBody;
-  if (!rawBody || !plan.targets.every((t) => canPassThrough(protocol, t.provider))) decode();
+  if (!rawBody || !plan.targets.some((t) => canPassThrough(protocol, t.provider))) decode();
   const opened = await router.open(plan, tracker, async (t): Promise<Routed> => {
     if (rawBody && canPassThrough(protocol, t.provider)) {
       const upstream = await openPassthrough({

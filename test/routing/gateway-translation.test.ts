@@ -98,6 +98,7 @@ const SUITE_RULES = [
   { id: "o", match: { kind: "exact", pattern: "to-openai" }, targets: [{ backend: "oai", model: "gpt-up" }] },
   { id: "o-same", match: { kind: "exact", pattern: "gpt-same" }, targets: [{ backend: "oai" }] },
   { id: "c-same", match: { kind: "exact", pattern: "claude-same" }, targets: [{ backend: "claude" }] },
+  { id: "mixed", match: { kind: "exact", pattern: "oai-then-claude" }, targets: [{ backend: "oai", model: "gpt-up" }], fallbacks: [{ backend: "claude", model: "claude-up" }] },
   { id: "e-claude", match: { kind: "exact", pattern: "emb-claude" }, targets: [{ backend: "claude" }] },
   { id: "e", match: { kind: "prefix", pattern: "emb-" }, targets: [{ backend: "oai", model: "text-embedding-up" }] },
 ];
@@ -385,6 +386,20 @@ describe("protocol translation and pass-through through a real llmux", () => {
     } as Anthropic.MessageCreateParamsNonStreaming);
     assert.deepEqual(m.content, [{ type: "text", text: '{"city":"Paris"}' }]);
     assert.deepEqual((oai.received.at(-1)!.body as { response_format: unknown }).response_format, { type: "json_schema", json_schema: { name: "response", schema } });
+  });
+
+  it("a fallback chain across protocols: what only the client's own protocol takes still reaches that provider; the other refuses it", async () => {
+    const body = { model: "oai-then-claude", messages: [{ role: "user" as const, content: "hi" }], logprobs: true, top_logprobs: 2 };
+    oai.queue.push({ kind: "json", body: { ...openaiJson("hi", "gpt-up"), choices: [{ index: 0, message: { role: "assistant", content: "hi" }, logprobs: { content: [] }, finish_reason: "stop" }] } });
+    const r = await s.openai.chat.completions.create(body);
+    assert.deepEqual(r.choices[0]!.logprobs, { content: [] }, "the OpenAI provider's own answer, passed through");
+    assert.equal((oai.received.at(-1)!.body as { top_logprobs?: number }).top_logprobs, 2);
+    // The OpenAI provider failing, the fallback cannot take logprobs: a 400 naming them, and nothing sent to it.
+    const failing = { kind: "status" as const, status: 500, body: { error: { message: "down", type: "server_error" } } };
+    oai.queue.push(failing, failing);
+    const before = claude.received.length;
+    await assert.rejects(s.openai.chat.completions.create(body), (e: unknown) => e instanceof Error && "status" in e && e.status === 400 && /top_logprobs/.test(e.message));
+    assert.equal(claude.received.length, before);
   });
 
   it("a refusal crosses protocols: Anthropic's refusal is OpenAI's content_filter and back, whole and streamed", async () => {
