@@ -4,7 +4,7 @@ import type { ChatBackend, ChatEvent, ChatRequest } from "../core/chat.js";
 import type { LlmuxError } from "../errors/llmux-error.js";
 import { canPassThrough, openPassthrough, UsageScanner, type PassthroughResponse } from "../routing/passthrough.js";
 import type { ProviderProtocol } from "../routing/provider-set.js";
-import type { Router } from "../routing/router.js";
+import type { PlannedTarget, Router } from "../routing/router.js";
 import type { InferenceTracker } from "./inference.js";
 import { drainedOrClosed } from "./drained.js";
 import { toLlmuxError } from "./problem.js";
@@ -48,10 +48,9 @@ export function peekChat(body: unknown): { model: string; stream: boolean } | nu
  * Routes a chat request and runs it with failover until one target commits, then calls
  * `serve` with what it opened. A provider of the client's own protocol gets the body as it
  * came (pass-through: not decoded, so fields llmux does not know reach the provider);
- * anything else goes through the canonical model. When no target takes the body as it came,
- * it is decoded (and validated) before any attempt; when one does, only an attempt that needs
- * the canonical request decodes it, so a field llmux cannot translate (`logprobs`, a `file_id`)
- * still reaches the provider that understands it, and is refused only by a target that cannot.
+ * anything else goes through the canonical model, decoded (and validated) before any attempt.
+ * A request that does not decode (a field llmux cannot translate: `logprobs`, a `file_id`) still
+ * goes to the targets that take it as it came, and to them only; with none, it is refused.
  */
 export async function routeChat(
   router: Router,
@@ -62,10 +61,19 @@ export async function routeChat(
   decode: () => ChatRequest,
   serve: (routed: Routed) => Promise<unknown>,
 ): Promise<unknown> {
-  const plan = await router.plan(model);
-  tracker.routed(plan.targets[0]!.backendName, plan.targets[0]!.model);
+  let plan = await router.plan(model);
   const rawBody = request.rawBody;
-  if (!rawBody || !plan.targets.some((t) => canPassThrough(protocol, t.provider))) decode();
+  const passes = (t: PlannedTarget) => rawBody !== undefined && canPassThrough(protocol, t.provider);
+  if (!plan.targets.every(passes)) {
+    try {
+      decode();
+    } catch (err) {
+      const same = plan.targets.filter(passes);
+      if (same.length === 0) throw err;
+      plan = { ...plan, targets: same };
+    }
+  }
+  tracker.routed(plan.targets[0]!.backendName, plan.targets[0]!.model);
   const opened = await router.open(plan, tracker, async (t): Promise<Routed> => {
     if (rawBody && canPassThrough(protocol, t.provider)) {
       const upstream = await openPassthrough({

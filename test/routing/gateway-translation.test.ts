@@ -388,18 +388,23 @@ describe("protocol translation and pass-through through a real llmux", () => {
     assert.deepEqual((oai.received.at(-1)!.body as { response_format: unknown }).response_format, { type: "json_schema", json_schema: { name: "response", schema } });
   });
 
-  it("a fallback chain across protocols: what only the client's own protocol takes still reaches that provider; the other refuses it", async () => {
+  it("a fallback chain across protocols: what only the client's own protocol takes goes to that provider only", async () => {
     const body = { model: "oai-then-claude", messages: [{ role: "user" as const, content: "hi" }], logprobs: true, top_logprobs: 2 };
     oai.queue.push({ kind: "json", body: { ...openaiJson("hi", "gpt-up"), choices: [{ index: 0, message: { role: "assistant", content: "hi" }, logprobs: { content: [] }, finish_reason: "stop" }] } });
     const r = await s.openai.chat.completions.create(body);
     assert.deepEqual(r.choices[0]!.logprobs, { content: [] }, "the OpenAI provider's own answer, passed through");
     assert.equal((oai.received.at(-1)!.body as { top_logprobs?: number }).top_logprobs, 2);
-    // The OpenAI provider failing, the fallback cannot take logprobs: a 400 naming them, and nothing sent to it.
+    // The fallback cannot take logprobs, so the OpenAI provider's failure is the answer, and nothing goes to Anthropic.
     const failing = { kind: "status" as const, status: 500, body: { error: { message: "down", type: "server_error" } } };
     oai.queue.push(failing, failing);
     const before = claude.received.length;
-    await assert.rejects(s.openai.chat.completions.create(body), (e: unknown) => e instanceof Error && "status" in e && e.status === 400 && /top_logprobs/.test(e.message));
+    await assert.rejects(s.openai.chat.completions.create(body), (e: unknown) => e instanceof Error && "status" in e && typeof e.status === "number" && e.status >= 500);
     assert.equal(claude.received.length, before);
+    // Without the field, the same failure falls back to Anthropic.
+    oai.queue.push(failing, failing);
+    claude.queue.push({ kind: "sse", body: anthropicSse("from the fallback") });
+    const r2 = await s.openai.chat.completions.create({ model: "oai-then-claude", messages: [{ role: "user", content: "hi" }] });
+    assert.equal(r2.choices[0]!.message.content, "from the fallback");
   });
 
   it("a refusal crosses protocols: Anthropic's refusal is OpenAI's content_filter and back, whole and streamed", async () => {
