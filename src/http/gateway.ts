@@ -64,16 +64,19 @@ export async function routeChat(
   let plan = await router.plan(model);
   const rawBody = request.rawBody;
   const passes = (t: PlannedTarget) => rawBody !== undefined && canPassThrough(protocol, t.provider);
+  let refused: unknown;
   if (!plan.targets.every(passes)) {
     try {
       decode();
     } catch (err) {
       const same = plan.targets.filter(passes);
-      if (same.length === 0) throw err;
-      plan = { ...plan, targets: same };
+      if (same.length === 0) refused = err;
+      else plan = { ...plan, targets: same };
     }
   }
+  // Recorded even for a refusal: the audit row says where the request would have gone.
   tracker.routed(plan.targets[0]!.backendName, plan.targets[0]!.model);
+  if (refused !== undefined) throw refused;
   const opened = await router.open(plan, tracker, async (t): Promise<Routed> => {
     if (rawBody && canPassThrough(protocol, t.provider)) {
       const upstream = await openPassthrough({
