@@ -16,8 +16,9 @@ type WirePart =
   | { type: "image_url"; image_url: { url: string } }
   | { type: "file"; file: { filename: string; file_data: string } };
 
-const imageUrl = (p: Extract<ContentPart, { type: "image" }>): string =>
-  p.source.kind === "url" ? p.source.url : `data:${p.source.mediaType};base64,${p.source.data}`;
+const dataUrl = (s: { mediaType: string; data: string }): string => `data:${s.mediaType};base64,${s.data}`;
+
+const imageUrl = (p: Extract<ContentPart, { type: "image" }>): string => (p.source.kind === "url" ? p.source.url : dataUrl(p.source));
 
 /**
  * A part as Chat Completions take it: images as `image_url` (base64 as data URLs); a PDF as a
@@ -37,7 +38,7 @@ function wireParts(p: ContentPart): WirePart[] {
       if (s.kind === "url") {
         throw new LlmuxError("unsupported_parameter", "a document given by URL cannot be sent to an OpenAI-protocol provider, which takes files as data only; send it as base64", { param: "messages" });
       }
-      const file: WirePart = { type: "file", file: { filename: p.title ?? "document.pdf", file_data: `data:${s.mediaType};base64,${s.data}` } };
+      const file: WirePart = { type: "file", file: { filename: p.title ?? "document.pdf", file_data: dataUrl(s) } };
       return p.context !== undefined ? [file, { type: "text", text: p.context }] : [file];
     }
   }

@@ -10,7 +10,7 @@ const imagePart = z.strictObject({
   image_url: z.strictObject({ url: z.string().min(1), detail: z.enum(["auto", "low", "high"]).optional() }),
 });
 
-/** A base64 data URL of a PDF or plain text, its media type and data apart. */
+/** The start of a base64 data URL of a PDF or of plain text. */
 const FILE_DATA = /^data:(application\/pdf|text\/plain)(?:;[^;,]*)*;base64,/;
 
 /**
@@ -188,11 +188,15 @@ const partsOf = (content: string | Array<z.infer<typeof textPart> | z.infer<type
   return content.map((p) => (p.type === "text" ? { type: "text", text: p.text } : p.type === "image_url" ? imageFromUrl(p.image_url.url) : documentFromFile(p.file)));
 };
 
+/** A base64 data URL's media type and data (parameters such as `charset` dropped), or null for any other URL. */
+function dataUrlParts(url: string): { mediaType: string; data: string } | null {
+  const m = /^data:([^;,]+)(?:;[^;,]*)*;base64,/.exec(url);
+  return m ? { mediaType: m[1]!, data: url.slice(m[0].length) } : null;
+}
+
 /** A file part as a document: a PDF stays base64; plain text is decoded (UTF-8), to be read as text. */
 function documentFromFile(f: z.infer<typeof filePart>["file"]): ContentPart {
-  const url = f.file_data!; // the schema let no part without it through
-  const mediaType = FILE_DATA.exec(url)![1]!;
-  const data = url.slice(url.indexOf(",") + 1);
+  const { mediaType, data } = dataUrlParts(f.file_data!)!; // the schema let only such data URLs through
   const title = f.filename ? { title: f.filename } : {};
   return mediaType === "text/plain"
     ? { type: "document", source: { kind: "text", text: Buffer.from(data, "base64").toString("utf8") }, ...title }
@@ -200,10 +204,8 @@ function documentFromFile(f: z.infer<typeof filePart>["file"]): ContentPart {
 }
 
 function imageFromUrl(url: string): ContentPart {
-  const m = /^data:([^;,]+);base64,(.*)$/s.exec(url);
-  return m
-    ? { type: "image", source: { kind: "base64", mediaType: m[1], data: m[2] } }
-    : { type: "image", source: { kind: "url", url } };
+  const parts = dataUrlParts(url);
+  return parts ? { type: "image", source: { kind: "base64", ...parts } } : { type: "image", source: { kind: "url", url } };
 }
 
 /** Decodes an OpenAI chat body into the canonical request (throws `LlmuxError` on bad input). */
