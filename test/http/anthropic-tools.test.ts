@@ -45,15 +45,20 @@ describe("Anthropic tool use on the real engine", () => {
 
   it("a forced call cut by max_tokens is a tool_use block (stop_reason max_tokens), not <tool_call> text and not a 502", async () => {
     let uses = 0;
-    for (const max_tokens of [3, 8, 14, 20, 30]) {
-      const msg = await client.messages.create({ model: "tiny", max_tokens, messages: [{ role: "user", content: "Weather in Rome?" }], tools: [weather], tool_choice: { type: "any" } });
-      assert.equal(msg.stop_reason, "max_tokens");
-      for (const block of msg.content) {
-        if (block.type === "text") assert.doesNotMatch(block.text, /tool_c/, `max_tokens ${max_tokens}`);
-        if (block.type === "tool_use") {
-          uses++;
-          assert.equal(block.name, "get_weather");
-          assert.equal(typeof block.input, "object");
+    // Where the name ends varies with what the random model samples (the Anthropic API has no seed):
+    // measured here, a cut at 14 tokens fell before it in 57 of 80 tries, at 20 in 13, at 30 in
+    // none of 240, yet once in a CI run. The sweep is repeated until some cut falls after it.
+    for (let round = 0; round < 3 && uses === 0; round++) {
+      for (const max_tokens of [3, 8, 14, 20, 30]) {
+        const msg = await client.messages.create({ model: "tiny", max_tokens, messages: [{ role: "user", content: "Weather in Rome?" }], tools: [weather], tool_choice: { type: "any" } });
+        assert.equal(msg.stop_reason, "max_tokens");
+        for (const block of msg.content) {
+          if (block.type === "text") assert.doesNotMatch(block.text, /tool_c/, `max_tokens ${max_tokens}`);
+          if (block.type === "tool_use") {
+            uses++;
+            assert.equal(block.name, "get_weather");
+            assert.equal(typeof block.input, "object");
+          }
         }
       }
     }
