@@ -99,6 +99,8 @@ const SUITE_RULES = [
   { id: "o-same", match: { kind: "exact", pattern: "gpt-same" }, targets: [{ backend: "oai" }] },
   { id: "c-same", match: { kind: "exact", pattern: "claude-same" }, targets: [{ backend: "claude" }] },
   { id: "mixed", match: { kind: "exact", pattern: "oai-then-claude" }, targets: [{ backend: "oai", model: "gpt-up" }], fallbacks: [{ backend: "claude", model: "claude-up" }] },
+  // Balanced: Anthropic always chosen (weight 0 is never picked while another target is up), OpenAI the other target.
+  { id: "balanced-mixed", match: { kind: "exact", pattern: "claude-or-oai" }, strategy: "weighted", targets: [{ backend: "claude", model: "claude-up", weight: 1 }, { backend: "oai", model: "gpt-up", weight: 0 }] },
   { id: "e-claude", match: { kind: "exact", pattern: "emb-claude" }, targets: [{ backend: "claude" }] },
   { id: "e", match: { kind: "prefix", pattern: "emb-" }, targets: [{ backend: "oai", model: "text-embedding-up" }] },
 ];
@@ -405,6 +407,20 @@ describe("protocol translation and pass-through through a real llmux", () => {
     claude.queue.push({ kind: "sse", body: anthropicSse("from the fallback") });
     const r2 = await s.openai.chat.completions.create({ model: "oai-then-claude", messages: [{ role: "user", content: "hi" }] });
     assert.equal(r2.choices[0]!.message.content, "from the fallback");
+  });
+
+  it("a balanced rule across protocols: what only the client's own protocol takes goes to its balanced target of that protocol", async () => {
+    const body = { model: "claude-or-oai", messages: [{ role: "user" as const, content: "hi" }], logprobs: true, top_logprobs: 2 };
+    oai.queue.push({ kind: "json", body: { ...openaiJson("hi", "gpt-up"), choices: [{ index: 0, message: { role: "assistant", content: "hi" }, logprobs: { content: [] }, finish_reason: "stop" }] } });
+    const before = claude.received.length;
+    const r = await s.openai.chat.completions.create(body);
+    assert.deepEqual(r.choices[0]!.logprobs, { content: [] }, "the OpenAI target's own answer, passed through");
+    assert.equal((oai.received.at(-1)!.body as { top_logprobs?: number }).top_logprobs, 2);
+    assert.equal(claude.received.length, before, "the chosen Anthropic target was left out for this request");
+    // Without the field, the rule's choice stands.
+    claude.queue.push({ kind: "sse", body: anthropicSse("from the chosen target") });
+    const r2 = await s.openai.chat.completions.create({ model: "claude-or-oai", messages: [{ role: "user", content: "hi" }] });
+    assert.equal(r2.choices[0]!.message.content, "from the chosen target");
   });
 
   it("a refusal crosses protocols: Anthropic's refusal is OpenAI's content_filter and back, whole and streamed", async () => {
