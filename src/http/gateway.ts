@@ -6,8 +6,8 @@ import { canPassThrough, openPassthrough, UsageScanner, type PassthroughResponse
 import type { ProviderProtocol } from "../routing/provider-set.js";
 import type { PlannedTarget, Router } from "../routing/router.js";
 import type { InferenceTracker } from "./inference.js";
-import { drainedOrClosed } from "./drained.js";
 import { toLlmuxError } from "./problem.js";
+import { TurnWriter, writeTurn } from "./write-turn.js";
 
 /** What a committed attempt opened: the upstream's own bytes (same protocol) or canonical events. */
 export type Routed =
@@ -132,6 +132,7 @@ export async function forwardPassthrough(
     // CORS) as they are, where merging them into a new object for writeHead cost ~3% of the CPU.
     reply.header("content-type", upstream.contentType);
     for (const name in extraHeaders) reply.header(name, extraHeaders[name]);
+    await writeTurn(); // written with the loop turn's other answers (write-turn.ts)
     return reply.send(body);
   }
   reply.hijack();
@@ -144,20 +145,22 @@ export async function forwardPassthrough(
     "x-request-id": request.id,
     ...extraHeaders,
   });
+  const out = new TurnWriter(res);
   const write = async (chunk: Buffer) => {
     tracker.token();
     usage.push(chunk);
-    if (!res.write(chunk)) await drainedOrClosed(res);
+    out.write(chunk);
+    await out.ready();
   };
   try {
     if (upstream.first.length > 0) await write(upstream.first);
     for (let s = await upstream.rest.next(); !s.done && !res.destroyed; s = await upstream.rest.next()) await write(s.value);
-    res.end();
+    out.end();
   } catch (err) {
     if (res.destroyed) return;
     const e = toLlmuxError(err);
     tracker.fail(e);
-    res.end(inBandError(e));
+    out.end(inBandError(e));
   } finally {
     if (usage.usage.promptTokens !== null || usage.usage.completionTokens !== null) tracker.recordUsage(usage.usage.promptTokens ?? 0, usage.usage.completionTokens ?? 0);
   }

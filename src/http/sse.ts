@@ -1,40 +1,40 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { LlmuxError } from "../errors/llmux-error.js";
 import { toLlmuxError } from "./problem.js";
-import { drainedOrClosed } from "./drained.js";
+import { TurnWriter } from "./write-turn.js";
 
 /**
- * Writes a server-sent event stream on a hijacked reply, waiting for the socket
- * to drain so a slow client slows the writer instead of growing memory.
+ * Writes a server-sent event stream on a hijacked reply: the frames made in one turn of the event
+ * loop go out together at its end (`TurnWriter`), and a slow client slows the writer (it waits
+ * for the socket to drain) instead of growing memory.
  */
 export class SseWriter {
-  private readonly res;
+  private readonly out;
 
   constructor(request: FastifyRequest, reply: FastifyReply) {
     reply.hijack();
-    this.res = reply.raw;
-    this.res.writeHead(200, {
+    reply.raw.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
       connection: "keep-alive",
       "x-accel-buffering": "no",
       "x-request-id": request.id,
     });
-    this.res.flushHeaders();
+    this.out = new TurnWriter(reply.raw); // the head goes out this turn, with the frames made in it
   }
 
   get closed(): boolean {
-    return this.res.destroyed || this.res.writableEnded;
+    return this.out.closed;
   }
 
   async write(frame: string): Promise<void> {
     if (!frame || this.closed) return;
-    if (!this.res.write(frame)) await drainedOrClosed(this.res);
+    this.out.write(frame);
+    await this.out.ready();
   }
 
   end(frame = ""): void {
-    if (this.closed) return;
-    this.res.end(frame);
+    this.out.end(frame);
   }
 }
 
