@@ -10,8 +10,9 @@ import { drainedOrClosed } from "./drained.js";
  * write. Under load one turn of the loop handles many upstream answers; written as each arrives,
  * they are spread over the turn, and a fast local client (an agent, a load generator) is woken
  * for nearly every one. Written back to back, the first write wakes the client and the rest find
- * it awake. Measured on the gateway benchmark (`bench:gateway:ab`, 50 connections, pass-through
- * answers): ~17% more requests a second, ~14% less main-thread CPU a request, streams alike.
+ * it awake. Measured on the gateway benchmark (`bench:gateway:ab`, pass-through answers, 50
+ * connections JSON and 20 streaming): ~18% more requests a second and ~15% less main-thread CPU
+ * a request, for both (`docs/PERFORMANCE.md`, fourteenth pass).
  *
  * What it costs: an answer waits for the rest of the turn's I/O callbacks (at one connection
  * there are none: the wait is one `setImmediate` hop, a few microseconds).
@@ -73,7 +74,10 @@ export class TurnWriter {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    void writeTurn().then(this.flush);
+    // A write that throws ends this answer, not the process (an unhandled rejection would).
+    void writeTurn()
+      .then(this.flush)
+      .catch(() => this.res.destroy());
   }
 
   private readonly flush = (): void => {

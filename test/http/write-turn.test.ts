@@ -6,16 +6,16 @@ import { after, before, describe, it } from "node:test";
 import { TurnWriter, writeTurn } from "../../src/http/write-turn.js";
 
 describe("writeTurn", () => {
-  it("is one promise for every caller of a turn, settled after the turn's I/O callbacks, and a new one next turn", async () => {
+  it("is one promise for every caller of a turn, settled in the loop's check phase (not with the tick's microtasks), and a new one next turn", async () => {
+    const order: string[] = [];
+    setImmediate(() => order.push("immediate queued earlier"));
     const a = writeTurn();
     assert.equal(writeTurn(), a);
-    const order: string[] = [];
     void a.then(() => order.push("turn"));
-    setImmediate(() => order.push("queued before"));
     await Promise.resolve();
     assert.deepEqual(order, [], "not settled with the microtasks of the same tick");
     await a;
-    assert.deepEqual(order, ["turn"]);
+    assert.deepEqual(order, ["immediate queued earlier", "turn"]);
     const b = writeTurn();
     assert.notEqual(b, a);
     await b;
