@@ -90,19 +90,23 @@ async function until(what: string, check: () => Promise<boolean>, ms = 20_000): 
   }
 }
 
-function longStream(s: TestServer, signal: AbortSignal): Promise<unknown> {
-  return fetch(`${s.url}${CHAT}`, {
+/** A long streamed request; `answering` turns true once its response head has arrived (it got a slot). */
+function longStream(s: TestServer, signal: AbortSignal): { done: Promise<unknown>; answering: () => boolean } {
+  let answering = false;
+  const done = fetch(`${s.url}${CHAT}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ model: "tiny", messages: [{ role: "user", content: `${CANARY} long` }], ...LONG_GENERATION, stream: true }),
     signal,
   })
     .then(async (res) => {
+      answering = true;
       for await (const _chunk of res.body!) {
         // keep reading until aborted
       }
     })
     .catch((e: unknown) => e);
+  return { done, answering: () => answering };
 }
 
 /** Every metric llmux defines, and which scrape shows it moving: the gauges while requests are in flight. */
@@ -200,15 +204,23 @@ describe("GET /metrics", () => {
     await until("the aborted stream to be counted", async () => value(await scrape(s), "llmux_requests_total", { route: CHAT, model: "tiny", backend: "local", status: "cancelled", http_status: "200" }) >= 1);
 
     // Two long requests on one slot: one generates, one waits in the queue.
-    const live = [new AbortController(), new AbortController()];
-    const pending = live.map((c) => longStream(s, c.signal));
+    const live = [0, 1].map(() => {
+      const c = new AbortController();
+      return { c, ...longStream(s, c.signal) };
+    });
     let during!: Scrape;
     await until("a busy slot and a queued request", async () => {
       during = await scrape(s);
       return value(during, "llmux_engine_slots_busy", { model: "tiny" }) >= 1 && value(during, "llmux_engine_queue_depth", { model: "tiny" }) >= 1;
     });
-    for (const c of live) c.abort();
-    await Promise.all(pending);
+    await until("the generating request's answer to begin", async () => live.some((l) => l.answering()));
+    // The queued request leaves first: were the generating one cancelled first, the slot it frees
+    // could start the queued one (and send it a 200 head) before the server sees that client go too.
+    const queued = live.find((l) => !l.answering())!;
+    queued.c.abort();
+    await until("the queued request to leave the queue", async () => value(await scrape(s), "llmux_engine_queue_depth", { model: "tiny" }) === 0);
+    for (const l of live) l.c.abort();
+    await Promise.all(live.map((l) => l.done));
     let t1!: Scrape;
     await until("the aborted requests to end", async () => {
       t1 = await scrape(s);
