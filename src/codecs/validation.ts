@@ -2,6 +2,13 @@ import type { z } from "zod";
 import { LlmuxError, type FieldError } from "../errors/llmux-error.js";
 
 /**
+ * The longest model name a request may carry. Names reach audit rows, spans and error
+ * messages, so an unbounded one would let any client write megabytes into the audit log
+ * with one refused request (and, through its size limit, push real rows out of it).
+ */
+export const MODEL_NAME_MAX = 256;
+
+/**
  * Parses a body with a zod schema; on failure throws one `validation_failed`
  * error listing every bad field. Unknown keys become `unsupported_parameter`
  * when the codec names them as known-but-unsupported, so nothing a client sends

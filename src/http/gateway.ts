@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { OutgoingHttpHeaders } from "node:http";
+import { MODEL_NAME_MAX } from "../codecs/validation.js";
 import type { ChatBackend, ChatEvent, ChatRequest } from "../core/chat.js";
 import type { LlmuxError } from "../errors/llmux-error.js";
 import { canPassThrough, openPassthrough, UsageScanner, type PassthroughResponse } from "../routing/passthrough.js";
@@ -36,11 +37,14 @@ async function openEvents(backend: ChatBackend, request: ChatRequest, signal: Ab
   })();
 }
 
-/** The model and streaming flag of a chat body, read without decoding it; null when not plainly there. */
+/**
+ * The model and streaming flag of a chat body, read without decoding it; null when not plainly
+ * there, or when the name is longer than a decoded request may carry (the decoder then refuses it).
+ */
 export function peekChat(body: unknown): { model: string; stream: boolean } | null {
   if (!body || typeof body !== "object" || Array.isArray(body)) return null;
   const { model, stream } = body as { model?: unknown; stream?: unknown };
-  if (typeof model !== "string" || model === "" || (stream !== undefined && stream !== null && typeof stream !== "boolean")) return null;
+  if (typeof model !== "string" || model === "" || model.length > MODEL_NAME_MAX || (stream !== undefined && stream !== null && typeof stream !== "boolean")) return null;
   return { model, stream: stream === true };
 }
 

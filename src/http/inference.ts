@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { MODEL_NAME_MAX } from "../codecs/validation.js";
 import type { ChatEvent } from "../core/chat.js";
 import { LlmuxError, isLlmuxError } from "../errors/llmux-error.js";
 import type { InferenceEnd, InferenceProtocol, LifecycleBus } from "../observability/lifecycle.js";
@@ -100,9 +101,12 @@ export class InferenceTracker implements AbortSource {
     return this.startedAt + this.timeoutSeconds * 1000;
   }
 
-  /** Records what the request asked for, once decoded. */
+  /**
+   * Records what the request asked for, once decoded. The codecs refuse a model name over
+   * {@link MODEL_NAME_MAX}; a longer one is cut here as well, since it goes into the audit row.
+   */
   describe(model: string, stream: boolean): void {
-    this.info.modelRequested = model;
+    this.info.modelRequested = model.length > MODEL_NAME_MAX ? `${model.slice(0, MODEL_NAME_MAX)}…` : model;
     this.info.stream = stream;
     this.spans.described();
   }

@@ -58,4 +58,33 @@ describe("privacy: prompt text and tool arguments leave no trace", () => {
     }
     assert.ok((await s.app.auditRepo.count()) >= 6, "the requests were audited");
   });
+
+  it("a model name longer than 256 characters is refused, and no audit row holds it", async () => {
+    // A client once filled the audit log with megabyte names that were refused only as unknown models.
+    const long = `m${"x".repeat(1024 * 1024)}`;
+    const before = await s.app.auditRepo.count();
+    for (const [path, body, envelope] of [
+      ["/v1/chat/completions", { model: long, messages: [{ role: "user", content: "hi" }] }, "openai"],
+      ["/v1/chat/completions", { model: long, stream: true, messages: [{ role: "user", content: "hi" }] }, "openai"],
+      ["/v1/messages", { model: long, max_tokens: 4, messages: [{ role: "user", content: "hi" }] }, "anthropic"],
+      ["/v1/completions", { model: long, prompt: "hi" }, "openai"],
+      ["/v1/embeddings", { model: long, input: "hi" }, "openai"],
+    ] as const) {
+      const res = await fetch(`${s.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      assert.equal(res.status, 400, path);
+      assert.match(res.headers.get("content-type") ?? "", /application\/problem\+json/);
+      const text = await res.text();
+      assert.ok(text.length < 4096, `${path}: the problem does not echo the name (${text.length} bytes)`);
+      const problem = JSON.parse(text) as { errors?: { field: string }[]; error?: { type?: string; message?: string }; type?: string };
+      assert.ok(problem.errors?.some((e) => e.field === "model"), `${path}: names the field`);
+      if (envelope === "anthropic") assert.equal(problem.type, "error");
+      else assert.equal(typeof problem.error?.message, "string");
+    }
+    await s.app.auditWriter.flush();
+    const rows = await s.app.auditRepo.list({}, { limit: 100 });
+    assert.ok((await s.app.auditRepo.count()) > before, "the refusals were audited");
+    for (const r of rows) {
+      assert.ok((r.model_requested ?? "").length <= 257 && (r.model_served ?? "").length <= 257, `row ${r.id} holds a ${r.model_requested?.length}-character name`);
+    }
+  });
 });

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { ChatMessage, ChatRequest, ContentPart, ReasoningBlock, ResponseFormat, ToolCall, ToolChoice, ToolDefinition } from "../../core/chat.js";
 import { invalidField, LlmuxError } from "../../errors/llmux-error.js";
-import { parseBody } from "../validation.js";
+import { MODEL_NAME_MAX, parseBody } from "../validation.js";
 
 /**
  * The Anthropic Messages API request (`POST /v1/messages`, `/v1/messages/count_tokens`)
@@ -183,7 +183,7 @@ const system = blocksOrString(textBlock);
 
 /** The fields both endpoints share: what the prompt is made of. */
 const promptFields = {
-  model: z.string().min(1).max(256),
+  model: z.string().min(1).max(MODEL_NAME_MAX),
   messages: z.array(message).min(1),
   system: system.optional(),
   tools: z.array(tool).optional(),

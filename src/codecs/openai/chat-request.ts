@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { ChatMessage, ChatRequest, ContentPart, ReasoningBlock } from "../../core/chat.js";
 import { invalidField } from "../../errors/llmux-error.js";
-import { parseBody } from "../validation.js";
+import { MODEL_NAME_MAX, parseBody } from "../validation.js";
 import { decodeSampling, decodeStop, opt, samplingFields } from "./sampling.js";
 
 const textPart = z.strictObject({ type: z.literal("text"), text: z.string() });
@@ -146,7 +146,7 @@ const responseFormat = z.discriminatedUnion("type", [
 
 /** The OpenAI Chat Completions request, as far as llmux honours it. */
 export const chatCompletionSchema = z.strictObject({
-  model: z.string().min(1).max(256),
+  model: z.string().min(1).max(MODEL_NAME_MAX),
   messages: z.array(message).min(1),
   max_tokens: z.number().int().min(1).nullable().optional(),
   max_completion_tokens: z.number().int().min(1).nullable().optional(),

@@ -1,12 +1,12 @@
 import { z } from "zod";
 import type { ChatRequest } from "../../core/chat.js";
 import { invalidField } from "../../errors/llmux-error.js";
-import { parseBody } from "../validation.js";
+import { MODEL_NAME_MAX, parseBody } from "../validation.js";
 import { decodeSampling, decodeStop, opt, samplingFields } from "./sampling.js";
 
 /** The legacy OpenAI Completions request, as far as llmux honours it. */
 export const completionSchema = z.strictObject({
-  model: z.string().min(1).max(256),
+  model: z.string().min(1).max(MODEL_NAME_MAX),
   prompt: z.union([z.string(), z.array(z.string()).min(1).max(64)]),
   max_tokens: z.number().int().min(1).nullable().optional(),
   ...samplingFields,

@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { invalidField } from "../../errors/llmux-error.js";
 import { float32ToBase64 } from "../../engine/embeddings/vectors.js";
-import { parseBody } from "../validation.js";
+import { MODEL_NAME_MAX, parseBody } from "../validation.js";
 
 /** OpenAI's limit on any array in `input` (inputs per request, or tokens per token array). */
 export const MAX_EMBEDDING_ARRAY = 2048;
@@ -22,7 +22,7 @@ const inputArraySchema = z
 
 /** The embeddings request. `input` is checked by {@link decodeOpenAIEmbeddings} (its errors name the item at fault). */
 export const embeddingsSchema = z.strictObject({
-  model: z.string().min(1).max(256),
+  model: z.string().min(1).max(MODEL_NAME_MAX),
   input: z.unknown(),
   encoding_format: z.enum(["float", "base64"]).nullable().optional(),
   dimensions: z.number().int().min(1).nullable().optional(),
