@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -54,6 +54,36 @@ describe("llmux ls, ps and rm", () => {
     assert.match(lines[0], /^NAME\s+ARCH\s+PARAMS\s+QUANT\s+CONTEXT\s+SIZE\s+CAPABILITIES$/);
     assert.match(r.out, /^tiny\s+qwen2\s+[\d.]+M\s+F32\s+4096\s+[\d.]+ MiB\s+chat,tools,synthetic$/m);
     assert.match(r.out, /^emb\s+bert\s+.*embeddings,synthetic$/m);
+  });
+
+  it("models ls prints what ls prints", async () => {
+    const [a, b] = await Promise.all([llmux(["ls", "--home", s.home]), llmux(["models", "ls", "--home", s.home])]);
+    assert.equal(b.code, 0, b.err);
+    assert.equal(b.out, a.out);
+  });
+
+  it("models synth refuses to replace an existing model file unless --force", async () => {
+    const home = mkdtempSync(join(tmpdir(), "llmux-synth-"));
+    try {
+      const first = await llmux(["models", "synth", "m", "--home", home]);
+      assert.equal(first.code, 0, first.err);
+      const file = join(home, "models", "m.gguf");
+      const before = readFileSync(file);
+      const again = await llmux(["models", "synth", "m", "--seed", "2", "--home", home]);
+      assert.notEqual(again.code, 0);
+      assert.match(again.err, /m\.gguf exists: pick another name, or pass --force/);
+      assert.ok(readFileSync(file).equals(before), "the file is kept");
+      // A split set named m2 (its parts, not m2.gguf) is a model too, even with a part missing.
+      copyFileSync(file, join(home, "models", "m2-00001-of-00002.gguf"));
+      const shadow = await llmux(["models", "synth", "m2", "--home", home]);
+      assert.notEqual(shadow.code, 0);
+      assert.match(shadow.err, /a model named 'm2' is already in/);
+      const forced = await llmux(["models", "synth", "m", "--seed", "2", "--force", "--home", home]);
+      assert.equal(forced.code, 0, forced.err);
+      assert.ok(!readFileSync(file).equals(before), "--force replaces it");
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it("ps shows what the running server has loaded", async () => {
