@@ -12,19 +12,28 @@ export const MODEL_NAME_MAX = 256;
  * Parses a body with a zod schema; on failure throws one `validation_failed`
  * error listing every bad field. Unknown keys become `unsupported_parameter`
  * when the codec names them as known-but-unsupported, so nothing a client sends
- * is silently dropped.
+ * is silently dropped; such a key set to `null` asks for nothing and is let through.
+ * With `nullIsAbsent`, any top-level key set to `null` counts as absent: the OpenAI API
+ * takes `null` for every optional parameter, and clients send it for "not set".
  */
 export function parseBody<S extends z.ZodType>(
   schema: S,
   body: unknown,
   unsupported: Record<string, string> = {},
+  options: { nullIsAbsent?: boolean } = {},
 ): z.infer<S> {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new LlmuxError("validation_failed", "the request body must be a JSON object", {
       fieldErrors: [{ field: "(body)", message: "expected a JSON object" }],
     });
   }
-  const named = Object.keys(body).filter((k) => k in unsupported && (body as Record<string, unknown>)[k] != null);
+  const given = body as Record<string, unknown>;
+  const dropped = Object.keys(given).filter((k) => given[k] === null && (options.nullIsAbsent || k in unsupported));
+  if (dropped.length > 0) {
+    body = { ...given };
+    for (const k of dropped) delete (body as Record<string, unknown>)[k];
+  }
+  const named = Object.keys(body as object).filter((k) => k in unsupported && (body as Record<string, unknown>)[k] != null);
   if (named.length > 0) {
     const k = named[0];
     throw new LlmuxError("unsupported_parameter", `'${k}' is not supported: ${unsupported[k]}`, {

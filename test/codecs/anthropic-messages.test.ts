@@ -297,7 +297,9 @@ describe("Anthropic messages codec: requests", () => {
 
   it("refuses known-but-unsupported fields by name", () => {
     fails({ ...ok, container: "c1" }, "unsupported_parameter", ["container"]);
-    fails({ ...ok, service_tier: "auto" }, "unsupported_parameter", ["service_tier"]);
+    for (const tier of ["auto", "standard_only"]) decodeAnthropicMessages({ ...ok, service_tier: tier });
+    assert.match(fails({ ...ok, service_tier: "priority" }, "validation_failed", ["service_tier"]).detail, /one service tier/);
+    fails({ ...ok, inference_geo: "us" }, "unsupported_parameter", ["inference_geo"]);
     fails({ ...ok, thinking: { type: "enabled", budget_tokens: 1024, display: "omitted" } }, "validation_failed", ["thinking.display"]);
     fails({ ...ok, output_config: { effort: "high" } }, "validation_failed", ["output_config.effort"]);
     fails({ ...ok, output_format: { type: "json_schema", schema: {} } }, "unsupported_parameter", ["output_format"]);

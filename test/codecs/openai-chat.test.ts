@@ -190,6 +190,25 @@ describe("OpenAI chat codec", () => {
     );
   });
 
+  it("takes null for any optional parameter as not set, and the one service tier by its names", () => {
+    const hi = { model: "tiny", messages: [{ role: "user", content: "hi" }] };
+    const nulls = { tools: null, tool_choice: null, parallel_tool_calls: null, response_format: null, audio: null, modalities: null, service_tier: null, stream: null, stream_options: null, user: null, seed: null, stop: null };
+    const { request } = decodeOpenAIChat({ ...hi, ...nulls });
+    assert.equal(request.toolChoice, undefined);
+    assert.deepEqual(request.tools ?? [], []);
+    assert.equal(request.stream, false);
+    for (const tier of ["auto", "default"]) decodeOpenAIChat({ ...hi, service_tier: tier });
+    assert.throws(
+      () => decodeOpenAIChat({ ...hi, service_tier: "flex" }),
+      (err: unknown) => err instanceof LlmuxError && err.status === 400 && err.fieldErrors!.some((f) => f.field === "service_tier" && /one service tier/.test(f.message)),
+    );
+    // A value for an unsupported field is still refused by name.
+    assert.throws(
+      () => decodeOpenAIChat({ ...hi, audio: { voice: "alloy", format: "wav" } }),
+      (err: unknown) => err instanceof LlmuxError && err.code === "unsupported_parameter" && /audio output is not supported/.test(err.detail),
+    );
+  });
+
   it("decodes file parts as documents: a PDF as base64 with its filename, plain text as text; refuses file ids and other data", () => {
     const { request } = decodeOpenAIChat({
       model: "m",

@@ -202,6 +202,8 @@ export const anthropicMessagesSchema = z.strictObject({
   temperature: z.number().min(0).max(1).optional(),
   top_p: z.number().min(0).max(1).optional(),
   top_k: z.number().int().min(0).optional(),
+  // One tier here; "auto" and "standard_only" both mean it. A provider-routed request passes through with its own.
+  service_tier: z.enum(["auto", "standard_only"], { error: "this server has one service tier: send 'auto' or 'standard_only', or leave it out" }).optional(),
   metadata: z.strictObject({ user_id: z.string().max(256).nullable().optional() }).optional(),
   stream: z.boolean().optional(),
 });
@@ -215,7 +217,6 @@ const UNSUPPORTED: Record<string, string> = {
   mcp_servers: "the MCP connector is not available on this server",
   context_management: "context management is not available on this server",
   output_format: "the beta 'output_format' is not supported; use output_config.format",
-  service_tier: "service tiers do not exist on this server",
   inference_geo: "inference regions do not exist on this server",
   speed: "speed modes do not exist on this server",
   diagnostics: "prompt-cache diagnostics do not exist on this server",

@@ -164,6 +164,8 @@ export const chatCompletionSchema = z.strictObject({
   parallel_tool_calls: z.boolean().optional(),
   response_format: responseFormat.optional(),
   reasoning_effort: z.enum(["none", "minimal", "low", "medium", "high", "xhigh", "max"]).nullable().optional(),
+  // One tier here; "auto" and "default" both mean it. A provider-routed request passes through with its own.
+  service_tier: z.enum(["auto", "default"], { error: "this server has one service tier: send 'auto' or 'default', or leave it out" }).optional(),
 });
 
 /** Fields of the OpenAI API that llmux does not (yet) honour: rejected by name, never ignored. */
@@ -176,7 +178,6 @@ const UNSUPPORTED: Record<string, string> = {
   modalities: "only text output is supported",
   prediction: "predicted outputs are not supported",
   web_search_options: "web search is not supported",
-  service_tier: "service tiers do not exist on this server",
   verbosity: "verbosity is not supported: llmux cannot steer how long a model answers",
 };
 
@@ -210,7 +211,7 @@ function imageFromUrl(url: string): ContentPart {
 
 /** Decodes an OpenAI chat body into the canonical request (throws `LlmuxError` on bad input). */
 export function decodeOpenAIChat(body: unknown): { request: ChatRequest; includeUsage: boolean } {
-  const b = parseBody(chatCompletionSchema, body, UNSUPPORTED);
+  const b = parseBody(chatCompletionSchema, body, UNSUPPORTED, { nullIsAbsent: true });
   if (b.max_tokens != null && b.max_completion_tokens != null && b.max_tokens !== b.max_completion_tokens) {
     throw invalidField("max_completion_tokens", "disagrees with max_tokens; send one of them");
   }
@@ -249,7 +250,7 @@ export function decodeOpenAIChat(body: unknown): { request: ChatRequest; include
         parameters: t.function.parameters ?? { type: "object", properties: {} },
       })),
       toolChoice:
-        b.tool_choice === undefined
+        b.tool_choice == null
           ? undefined
           : typeof b.tool_choice === "string"
             ? { type: b.tool_choice }

@@ -32,7 +32,7 @@ export interface DecodedCompletion {
 
 /** Decodes a legacy completions body: each prompt becomes a raw-prompt canonical request. */
 export function decodeOpenAICompletion(body: unknown): DecodedCompletion {
-  const b = parseBody(completionSchema, body, UNSUPPORTED);
+  const b = parseBody(completionSchema, body, UNSUPPORTED, { nullIsAbsent: true });
   const prompts = typeof b.prompt === "string" ? [b.prompt] : b.prompt;
   const stop = decodeStop(b.stop);
   if (prompts.some((p) => p.length === 0)) throw invalidField("prompt", "prompts must not be empty");

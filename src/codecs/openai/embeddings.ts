@@ -42,7 +42,7 @@ export interface DecodedEmbeddings {
 
 /** Decodes and checks an embeddings body; every input is non-empty and the list is of one kind. */
 export function decodeOpenAIEmbeddings(body: unknown): DecodedEmbeddings {
-  const b = parseBody(embeddingsSchema, body);
+  const b = parseBody(embeddingsSchema, body, {}, { nullIsAbsent: true });
   const raw = parseInput(b.input);
   let inputs: string[] | number[][];
   if (typeof raw === "string") {
