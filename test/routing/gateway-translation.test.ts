@@ -1,4 +1,5 @@
 import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
 import assert from "node:assert/strict";
 import { zodResponseFormat } from "openai/helpers/zod";
 import { z } from "zod";
@@ -347,6 +348,35 @@ describe("protocol translation and pass-through through a real llmux", () => {
       (e: unknown) => e instanceof Anthropic.BadRequestError && /document given by URL/.test(e.message),
     );
     assert.equal(oai.received.length, before, "refused before anything was sent");
+  });
+
+  it("OpenAI client → Anthropic provider: what Anthropic refuses is a 400 naming the field, and reaches no provider", async () => {
+    const call = (args: string) => [
+      { role: "user" as const, content: "Weather?" },
+      { role: "assistant" as const, content: null, tool_calls: [{ id: "call_1", type: "function" as const, function: { name: "get_weather", arguments: args } }] },
+      { role: "tool" as const, tool_call_id: "call_1", content: "18C" },
+    ];
+    const before = claude.received.length;
+    for (const [messages, field] of [
+      [call("{not json"), "messages.1.tool_calls.0.function.arguments"],
+      [call("[1,2]"), "messages.1.tool_calls.0.function.arguments"],
+      [[{ role: "system" as const, content: "You are terse." }], "messages"],
+      [[{ role: "user" as const, content: "" }], "messages.0.content"],
+    ] as const) {
+      for (const stream of [false, true]) {
+        await assert.rejects(
+          s.openai.chat.completions.create({ model: "to-claude", max_tokens: 10, messages: [...messages], stream }),
+          (e: unknown) => e instanceof OpenAI.BadRequestError && (e.error as { param?: string }).param === field,
+          `${field}, ${stream ? "streamed" : "JSON"}`,
+        );
+      }
+    }
+    assert.equal(claude.received.length, before, "refused before anything was sent");
+    // A call without arguments (an empty string) is a call with no input, as before.
+    claude.queue.push({ kind: "json", body: anthropicJson("ok") });
+    await s.openai.chat.completions.create({ model: "to-claude", max_tokens: 10, messages: call("") });
+    const sent = (claude.received.at(-1)!.body as { messages: { content: { type: string; input?: unknown }[] }[] }).messages[1]!.content[0]!;
+    assert.deepEqual(sent.input, {});
   });
 
   it("OpenAI client → Anthropic provider: file parts become document blocks", async () => {

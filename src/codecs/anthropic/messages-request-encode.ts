@@ -29,14 +29,21 @@ function documentBlock(p: DocumentPart): Block {
   return { type: "document", source, ...(p.title !== undefined ? { title: p.title } : {}), ...(p.context !== undefined ? { context: p.context } : {}) };
 }
 
-/** Tool arguments as the object Anthropic wants; text that is not a JSON object becomes `{}` (Anthropic rejects anything else). */
-function toolInput(args: string): Record<string, unknown> {
+/**
+ * Tool arguments as the object Anthropic wants. Text that is not a JSON object is refused (400,
+ * naming the field): Anthropic takes nothing else, and sending `{}` instead would tell the model
+ * it had called the tool with no arguments. `field` is the call's place in an OpenAI request.
+ */
+function toolInput(args: string, field: string): Record<string, unknown> {
+  let v: unknown;
   try {
-    const v: unknown = JSON.parse(args);
-    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+    v = JSON.parse(args);
   } catch {
-    return {};
+    v = undefined;
   }
+  if (v !== null && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
+  if (args.trim() === "") return {}; // no arguments at all: what a call without parameters sends
+  throw invalidField(field, "is not a JSON object: an Anthropic provider takes a tool call's arguments as an object");
 }
 
 /**
@@ -46,7 +53,7 @@ function toolInput(args: string): Record<string, unknown> {
  */
 export const anthropicToolUseId = (id: string): string => id.replace(/[^A-Za-z0-9_-]/g, "_");
 
-function assistantBlocks(m: ChatMessage): Block[] {
+function assistantBlocks(m: ChatMessage, index: number): Block[] {
   const blocks: Block[] = [];
   // Only the provider's own signed or redacted blocks go back, verbatim: Anthropic refuses a
   // thinking block whose signature it cannot verify, so reasoning that came without one (a local
@@ -55,7 +62,9 @@ function assistantBlocks(m: ChatMessage): Block[] {
     blocks.push(b.kind === "signed" ? { type: "thinking", thinking: b.text, signature: b.signature } : { type: "redacted_thinking", data: b.data });
   }
   for (const p of m.content) if (p.type !== "text" || p.text !== "") blocks.push(partBlock(p));
-  for (const c of m.toolCalls ?? []) blocks.push({ type: "tool_use", id: anthropicToolUseId(c.id), name: c.name, input: toolInput(c.arguments) });
+  (m.toolCalls ?? []).forEach((c, j) =>
+    blocks.push({ type: "tool_use", id: anthropicToolUseId(c.id), name: c.name, input: toolInput(c.arguments, `messages.${index}.tool_calls.${j}.function.arguments`) }),
+  );
   return blocks;
 }
 
@@ -65,16 +74,20 @@ const isToolResults = (m: WireMessage | undefined): boolean =>
 function encodeMessages(messages: ChatMessage[]): { system: string[]; messages: WireMessage[] } {
   const system: string[] = [];
   const out: WireMessage[] = [];
-  for (const m of messages) {
+  messages.forEach((m, index) => {
     switch (m.role) {
       case "system":
         system.push(textOfParts(m.content));
         break;
-      case "user":
-        out.push({ role: "user", content: m.content.map(partBlock) });
+      case "user": {
+        // Anthropic refuses empty text blocks, and a message with no content.
+        const content = m.content.filter((p) => p.type !== "text" || p.text !== "").map(partBlock);
+        if (content.length === 0) throw invalidField(`messages.${index}.content`, "is empty: an Anthropic provider refuses a user message with no content");
+        out.push({ role: "user", content });
         break;
+      }
       case "assistant": {
-        const content = assistantBlocks(m);
+        const content = assistantBlocks(m, index);
         if (content.length > 0) out.push({ role: "assistant", content });
         break;
       }
@@ -89,7 +102,8 @@ function encodeMessages(messages: ChatMessage[]): { system: string[]; messages: 
         break;
       }
     }
-  }
+  });
+  if (out.length === 0) throw invalidField("messages", "holds only system messages: an Anthropic provider needs at least one user message");
   return { system, messages: out };
 }
 
