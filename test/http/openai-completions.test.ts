@@ -92,17 +92,19 @@ describe("OpenAI legacy completions", () => {
     assert.equal(stopped.choices[0].finish_reason, "stop");
   });
 
-  for (const [name, body, param] of [
-    ["logprobs", { logprobs: 2 }, "logprobs"],
-    ["suffix", { suffix: "end" }, "suffix"],
-    ["best_of above 1", { best_of: 3 }, "best_of"],
-    ["token-array prompts", { prompt: [1, 2, 3] }, "prompt"],
-    ["empty prompt", { prompt: "" }, "prompt"],
+  for (const [name, body, param, says] of [
+    ["logprobs", { logprobs: 2 }, "logprobs", /logprobs/],
+    ["suffix", { suffix: "end" }, "suffix", /insertion \(suffix\) is not supported/],
+    ["best_of above 1", { best_of: 3 }, "best_of", /best_of/],
+    ["token-array prompts", { prompt: [1, 2, 3] }, "prompt", /token-id prompts are not supported: send the prompt as text/],
+    ["arrays of token arrays", { prompt: [[1, 2], [3]] }, "prompt", /token-id prompts are not supported/],
+    ["empty prompt", { prompt: "" }, "prompt", /must not be empty/],
   ] as const) {
     it(`rejects ${name} with a 400 naming it`, async () => {
       const err = await s.openai.completions.create({ model: "tiny", prompt: "x", ...body } as never).catch((e: unknown) => e);
       assert.ok(err instanceof OpenAI.BadRequestError, String(err));
       assert.ok(String(err.param).startsWith(param), `param ${err.param}`);
+      assert.match(err.message, says);
     });
   }
 

@@ -7,7 +7,13 @@ import { decodeSampling, decodeStop, opt, samplingFields } from "./sampling.js";
 /** The legacy OpenAI Completions request, as far as llmux honours it. */
 export const completionSchema = z.strictObject({
   model: z.string().min(1).max(MODEL_NAME_MAX),
-  prompt: z.union([z.string(), z.array(z.string()).min(1).max(64)]),
+  prompt: z.union([z.string(), z.array(z.string()).min(1).max(64)], {
+    // OpenAI also takes token ids (an array of numbers, or of such arrays): say so rather than "invalid input".
+    error: (iss) =>
+      Array.isArray(iss.input) && iss.input.some((p) => typeof p === "number" || Array.isArray(p))
+        ? "token-id prompts are not supported: send the prompt as text (a string, or an array of strings)"
+        : "expected a string or an array of 1 to 64 strings",
+  }),
   max_tokens: z.number().int().min(1).nullable().optional(),
   ...samplingFields,
   echo: z.boolean().nullable().optional(),
