@@ -174,7 +174,8 @@ export class ModelPool {
     if (!force && busy) {
       throw new LlmuxError("model_busy", `model '${id}' is serving ${this.inFlight(busy)} request(s); unload it when they end`);
     }
-    await Promise.all(found.map((e) => this.unloadEntry(e)));
+    const reason = new LlmuxError("model_unloaded", `model '${id}' was unloaded (a forced unload) while it served this request`);
+    await Promise.all(found.map((e) => this.unloadEntry(e, reason)));
     return true;
   }
 
@@ -201,7 +202,8 @@ export class ModelPool {
     this.closed = true;
     clearInterval(this.sweeper);
     await Promise.allSettled([...this.entries.values()].map((e) => e.ready));
-    await Promise.all([...this.entries.values()].map((e) => this.unloadEntry(e)));
+    const reason = new LlmuxError("shutting_down", "the server is shutting down");
+    await Promise.all([...this.entries.values()].map((e) => this.unloadEntry(e, reason)));
   }
 
   // ---- internals ----
@@ -340,10 +342,11 @@ export class ModelPool {
     this.entries.set(k, entry);
   }
 
-  private unloadEntry(e: Entry): Promise<void> {
+  /** `reason`: what requests the model still holds get (a forced unload, shutdown) instead of a crash error. */
+  private unloadEntry(e: Entry, reason?: LlmuxError): Promise<void> {
     if (e.state !== "unloading") {
       e.state = "unloading";
-      void e.runner.stop();
+      void e.runner.stop(reason);
     }
     return e.gone;
   }

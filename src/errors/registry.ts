@@ -49,6 +49,8 @@ export const ERROR_REGISTRY = {
   internal: spec(500, "Internal server error", "server_error", "api_error"),
   model_load_failed: spec(500, "Model failed to load", "server_error", "api_error"),
   model_crashed: spec(502, "Model runner crashed", "server_error", "api_error", true),
+  // Not retried: whoever unloaded it wanted its requests ended, not the model loaded again for them.
+  model_unloaded: spec(503, "Model was unloaded", "server_error", "overloaded_error"),
   upstream_error: spec(502, "Upstream provider error", "server_error", "api_error", true),
   engine_unavailable: spec(503, "Engine unavailable", "server_error", "overloaded_error", true),
   pool_exhausted: spec(503, "Model pool exhausted", "server_error", "overloaded_error", true),

@@ -146,6 +146,34 @@ describe("the model pool keeps memory within its budget", () => {
     assert.equal((await poolStatus(s)).models.length, 0);
     assert.equal((await post(s, "/admin/pool/models/a/unload")).status, 204, "unloading a model not loaded is a no-op");
   });
+
+  it("a forced unload ends the model's requests saying so (503 model_unloaded, in-band once streaming), not as a crash", async () => {
+    const ask = (stream: boolean) =>
+      fetch(`${s.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "a", stream, messages: [{ role: "user", content: "go" }], ...LONG_GENERATION }),
+      });
+    const streamed = await ask(true);
+    assert.equal(streamed.status, 200);
+    const reader = streamed.body!.getReader();
+    await reader.read(); // generating
+    const whole = ask(false);
+    await until(async () => (await poolStatus(s)).models.find((m: { slots_busy: number }) => m.slots_busy === 2), "both requests generating", 10_000);
+    const refused = await post(s, "/admin/pool/models/a/unload");
+    assert.equal(refused.status, 409);
+    assert.equal((await json(refused)).code, "model_busy");
+    assert.equal((await post(s, "/admin/pool/models/a/unload?force=true")).status, 204);
+    let rest = "";
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
+    assert.match(rest, /"code":"model_unloaded"/);
+    assert.match(rest, /model 'a' was unloaded \(a forced unload\)/);
+    const answer = await whole;
+    assert.equal(answer.status, 503);
+    const problem = await json(answer);
+    assert.equal(problem.code, "model_unloaded");
+    assert.doesNotMatch(JSON.stringify(problem), /died|crash/);
+  });
 });
 
 describe("pool admin API validation", () => {

@@ -103,8 +103,8 @@ export class EmbedRunnerClient extends EventEmitter {
   }
 
   /** Ends the runner: that is how a model is unloaded. Resolves once the process is gone. */
-  async stop(): Promise<void> {
-    await this.proc?.stop();
+  async stop(reason?: LlmuxError): Promise<void> {
+    await this.proc?.stop(reason);
   }
 
   private send(msg: ToEmbedRunner): void {

@@ -95,8 +95,8 @@ export class RunnerClient extends EventEmitter {
   }
 
   /** Ends the runner: that is how a model is unloaded. Resolves once the process is gone. */
-  async stop(): Promise<void> {
-    await this.proc?.stop();
+  async stop(reason?: LlmuxError): Promise<void> {
+    await this.proc?.stop(reason);
   }
 
   private request<M extends FromRunner>(make: (id: number) => ToRunner): Promise<M> {

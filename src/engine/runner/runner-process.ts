@@ -34,6 +34,8 @@ export function readRss(pid: number): number | null {
 export class RunnerProcess extends EventEmitter<{ message: [unknown]; exit: [{ code: number | null; signal: NodeJS.Signals | null }] }> {
   private readonly child: ChildProcess;
   private stderrTail = "";
+  /** Why the runner was ended on purpose (a forced unload, shutdown): what its requests get instead of a crash error. */
+  private endedBy: LlmuxError | null = null;
   private exited = false;
 
   /**
@@ -106,6 +108,7 @@ export class RunnerProcess extends EventEmitter<{ message: [unknown]; exit: [{ c
 
   /** The error every request still held gets when the runner dies. */
   crashError(code: number | null, signal: NodeJS.Signals | null): LlmuxError {
+    if (this.endedBy) return this.endedBy;
     return new LlmuxError("model_crashed", `the runner of model '${this.modelId}' died (${signal ?? `exit ${code}`})${this.lastWords()}`);
   }
 
@@ -115,9 +118,13 @@ export class RunnerProcess extends EventEmitter<{ message: [unknown]; exit: [{ c
     return readRss(this.child.pid);
   }
 
-  /** Ends the runner: that is how a model is unloaded. Resolves once the process is gone. */
-  async stop(): Promise<void> {
+  /**
+   * Ends the runner: that is how a model is unloaded. Resolves once the process is gone.
+   * `reason`, when given, is what requests still held get instead of a crash.
+   */
+  async stop(reason?: LlmuxError): Promise<void> {
     if (this.exited) return;
+    this.endedBy ??= reason ?? null;
     const gone = new Promise<void>((resolve) => this.once("exit", () => resolve()));
     this.kill();
     await gone;
