@@ -97,13 +97,23 @@ describe("authorisation matrix (generated from the live route table)", () => {
     assert.equal(res.status, 400, "an API key request reaches validation without the CSRF header");
   });
 
-  it("/metrics takes an admin's API key (for scrapers) but not a user's; other admin routes take no API key", async () => {
+  it("/metrics and the pool's run-time operations take an admin's API key but not a user's; stored settings and other admin routes take no API key", async () => {
     const adminKey = (await createKey(s, { name: "scraper" })).secret;
     const userKey = (await createKey(s, { name: "user key" }, cookies["approved user"])).secret;
     assert.equal((await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${adminKey}` } })).status, 200);
     assert.equal((await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${userKey}` } })).status, 403);
     assert.equal((await fetch(`${s.url}/metrics`, { headers: { authorization: "Bearer llmux-sk-wrong" } })).status, 401);
-    assert.equal((await fetch(`${s.url}/admin/users`, { headers: { authorization: `Bearer ${adminKey}` } })).status, 401);
+    // Which admin routes a key reaches (the answer past authentication: 404 for an unknown model, 400 for a bad body).
+    const policy = s.app.http.routePolicies.filter((r) => r.auth === "admin" && r.allowApiKey).map((r) => `${r.method} ${r.url}`).sort();
+    assert.deepEqual(policy, ["DELETE /api/models/:id", "GET /admin/pool", "GET /metrics", "POST /admin/pool/models/:id/load", "POST /admin/pool/models/:id/unload"]);
+    const withKey = (key: string, method: string, path: string) => fetch(`${s.url}${path}`, { method, headers: { authorization: `Bearer ${key}` } });
+    assert.equal((await withKey(adminKey, "GET", "/admin/pool")).status, 200);
+    assert.equal((await withKey(adminKey, "POST", "/admin/pool/models/nope/load")).status, 404);
+    assert.equal((await withKey(adminKey, "POST", "/admin/pool/models/nope/unload")).status, 404);
+    assert.equal((await withKey(userKey, "POST", "/admin/pool/models/nope/load")).status, 403);
+    for (const [method, path] of [["GET", "/admin/users"], ["GET", "/admin/pool/settings"], ["PUT", "/admin/pool/models/nope/pin"], ["GET", "/admin/providers"], ["GET", "/admin/audit"]]) {
+      assert.equal((await withKey(adminKey, method!, path!)).status, 401, `${method} ${path}`);
+    }
   });
 
   it("the audit WebSocket authenticates with the session cookie at the upgrade", async () => {

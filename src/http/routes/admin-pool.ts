@@ -43,7 +43,8 @@ export interface PoolRouteDeps {
  */
 export function registerAdminPoolRoutes(app: FastifyInstance, deps: PoolRouteDeps): void {
   const admin = { config: { auth: "admin" as const } };
-  // What the CLI needs (`llmux ps`, `llmux rm`) also takes an admin's API key: a terminal has no session.
+  // The pool's run-time operations (status, load, unload: what `llmux ps` and scripts drive) also
+  // take an admin's API key, as a terminal has no session. What is stored (settings, pins) needs one.
   const adminOrKey = { config: { auth: "admin" as const, allowApiKey: true } };
   const { pool, registry } = deps;
 
@@ -78,7 +79,7 @@ export function registerAdminPoolRoutes(app: FastifyInstance, deps: PoolRouteDep
   });
 
   // With `Accept: text/event-stream` the load streams its progress (`state` events, then `error` on failure).
-  app.post<{ Params: { id: string }; Querystring: { kind?: string } }>("/admin/pool/models/:id/load", admin, async (request, reply) => {
+  app.post<{ Params: { id: string }; Querystring: { kind?: string } }>("/admin/pool/models/:id/load", adminOrKey, async (request, reply) => {
     const { info, kind } = await modelAndKind(request.params.id, request.query.kind);
     if (wantsEventStream(request.headers.accept)) return streamLoad(request, reply, info, kind);
     await pool.ensureLoaded(info, kind);
