@@ -63,11 +63,18 @@ export function installStrictJson(app: FastifyInstance): void {
   app.removeContentTypeParser("application/json");
   // The bytes are kept too (`request.rawBody`), so a request for a provider of the same protocol is forwarded as it came.
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
-    request.rawBody = body as Buffer;
+    let bytes = body as Buffer;
+    // A UTF-8 byte order mark (what some Windows tools write first) is not part of the JSON; nor is it forwarded.
+    if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+    request.rawBody = bytes;
     const refused = unreadableEncoding(request.headers);
     if (refused) return done(new LlmuxError("unsupported_media_type", refused), undefined);
-    const text = (body as Buffer).toString("utf8");
-    if (text.length === 0) return done(new LlmuxError("invalid_json", "the body is empty; send a JSON object"), undefined);
+    const text = bytes.toString("utf8");
+    if (text.length === 0) {
+      // Many HTTP clients label every request JSON: a DELETE (or GET) with no body has none to parse.
+      if (request.method === "DELETE" || request.method === "GET" || request.method === "HEAD") return done(null, undefined);
+      return done(new LlmuxError("invalid_json", "the body is empty; send a JSON object"), undefined);
+    }
     if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
       return done(new LlmuxError("invalid_json", `the body is nested deeper than ${MAX_JSON_DEPTH} levels`), undefined);
     }

@@ -103,6 +103,17 @@ describe("bad input on /v1 gives problems the OpenAI SDK understands", () => {
     assert.equal(err.code, "invalid_json");
   });
 
+  it("a body that starts with a UTF-8 byte order mark is read as the JSON after it; a DELETE labelled JSON without a body is answered", async () => {
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify({ ...ok, max_tokens: 2 }))]);
+    const res = await fetch(`${s.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: bom });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(((await res.json()) as { object: string }).object, "chat.completion");
+    const del = await s.admin("/api/keys/nope", { method: "DELETE", headers: { ...s.adminHeaders(), "content-type": "application/json" } });
+    assert.equal(del.status, 404, "reaches the route, which does not know the key");
+    const empty = await fetch(`${s.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: "" });
+    assert.equal(empty.status, 400, "a POST with no body is still refused");
+  });
+
   it("a body over the size limit → 413", async () => {
     const err = await s.openai.chat.completions
       .create({ model: "tiny", messages: [{ role: "user", content: "x".repeat(33 * 1024 * 1024) }] })
