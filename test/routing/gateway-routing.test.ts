@@ -1,4 +1,5 @@
 import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
@@ -119,6 +120,12 @@ describe("routing rules, balancing and failover through a real llmux", () => {
       assert.ok(!Number.isNaN(Date.parse(m.created_at)), m.created_at);
     }
     await assert.rejects(anthropic.models.retrieve("no-such-model"), (e: unknown) => e instanceof Anthropic.NotFoundError);
+    // A name a prefix, glob or regex rule routes is a model a client can retrieve, owned by the rule's first target.
+    for (const [id, owner] of [["re-42", "b"], ["glob-1x", "a"], ["pre-anything", "b"]]) {
+      const m = await s.openai.models.retrieve(id!);
+      assert.deepEqual([m.id, m.owned_by], [id, owner]);
+    }
+    await assert.rejects(s.openai.models.retrieve("re-42b"), (e: unknown) => e instanceof OpenAI.NotFoundError);
     const bad = await fetch(`${s.url}/v1/models?limit=0`, { headers: { "anthropic-version": "2023-06-01" } });
     assert.equal(bad.status, 400);
     assert.equal(((await bad.json()) as { type: string }).type, "error", "Anthropic's error envelope");

@@ -54,6 +54,9 @@ export function registerModelRoutes(app: FastifyInstance, deps: { registry: Mode
     if (info) return shape(encodeOpenAIModel(info, createdOf(info.path)));
     const routed = (await all()).find((m) => m.id === request.params.id);
     if (routed) return shape(routed);
+    // A name a prefix, glob or regex rule sends somewhere exists as far as a client can tell: chat with it works.
+    const owner = deps.router.routedOwner(request.params.id);
+    if (owner !== null) return shape({ id: request.params.id, object: "model", created: 0, owned_by: owner });
     return deps.registry.get(request.params.id); // throws model_not_found
   });
 }
