@@ -18,6 +18,7 @@ const CREDENTIAL_HEADERS = new Set(["authorization", "proxy-authorization", "x-a
 const FRAMING_HEADERS = new Set(["host", "content-length", "content-type", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect"]);
 /** The routing target name of the embedded engine: no provider may take it. */
 const RESERVED_NAMES = new Set(["local"]);
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 600_000;
 const MIN_TIMEOUT_MS = 1_000;
 const MAX_TIMEOUT_MS = 3_600_000;
@@ -226,6 +227,8 @@ function validate(input: ProviderInput, checkName: boolean): Valid {
     bad("name", "must match [a-z0-9][a-z0-9_-]{0,63} (lowercase letters, digits, '_' and '-', 1-64 characters)");
   }
   else if (checkName && RESERVED_NAMES.has(raw.name as string)) bad("name", `'${raw.name as string}' names the embedded engine in routing rules; choose another name`);
+  // The admin API finds a provider by id or by name: a name shaped like an id could shadow another provider.
+  else if (checkName && UUID_RE.test(raw.name as string)) bad("name", "is shaped like a provider id (a UUID), which the admin API would read as one; choose another name");
   if (typeof raw.kind !== "string" || !PROVIDER_KINDS.includes(raw.kind as ProviderKind)) {
     bad("kind", `must be one of ${PROVIDER_KINDS.join(", ")}`);
   }

@@ -173,6 +173,8 @@ describe("ProvidersRepository", () => {
       [{ headers: { connection: "close" } }, "headers.connection"],
       [{ headers: { expect: "100-continue" } }, "headers.expect"],
       [{ name: "local" }, "name"],
+      // Shaped like another provider's id, which the admin API also finds providers by.
+      [{ name: "0b7c7f7e-2f0e-4d3e-9d57-4d2f0a1c9e11" }, "name"],
       [{ models: "gpt" as unknown as string[] }, "models"],
       [{ models: [""] }, "models.0"],
       [{ apiKey: "" }, "apiKey"],
