@@ -197,7 +197,8 @@ describe("pool admin API validation", () => {
     await bad(await put(s, "/admin/pool/settings", { budget: -5 }), "budget");
     await bad(await put(s, "/admin/pool/settings", { max_models: 0 }), "max_models");
     await bad(await put(s, "/admin/pool/settings", { keep_alive_s: 1.5 }), "keep_alive_s");
-    await bad(await put(s, "/admin/pool/settings", { pinned: ["ok", "../etc"] }), "pinned.1");
+    await bad(await put(s, "/admin/pool/settings", { pinned: ["tiny", "../etc"] }), "pinned.1");
+    await bad(await put(s, "/admin/pool/settings", { pinned: ["tiny", "not-here"] }), "pinned.1");
     await bad(await put(s, "/admin/pool/settings", { colour: "red" }), "colour");
     assert.deepEqual(await json(await s.admin("/admin/pool/settings")), before);
   });

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { parseBody } from "../../codecs/validation.js";
 import type { ModelInfo } from "../../engine/gguf/model-info.js";
 import { defaultKind, type ModelPool, type PoolModelKind } from "../../engine/model-pool.js";
-import type { ModelRegistry } from "../../engine/model-registry.js";
+import { isValidModelId, type ModelRegistry } from "../../engine/model-registry.js";
 import { LlmuxError } from "../../errors/llmux-error.js";
 import { renderProblem } from "../../errors/render.js";
 import { toLlmuxError } from "../problem.js";
@@ -74,6 +74,12 @@ export function registerAdminPoolRoutes(app: FastifyInstance, deps: PoolRouteDep
     if (!body || typeof body !== "object" || Array.isArray(body)) throw new LlmuxError("validation_failed", "the request body must be a JSON object", { param: "(body)" });
     const unknown = Object.keys(body).filter((k) => !["budget", "max_models", "keep_alive_s", "pinned"].includes(k));
     if (unknown.length > 0) throw new LlmuxError("validation_failed", `invalid '${unknown[0]}': unknown parameter`, { param: unknown[0], fieldErrors: unknown.map((field) => ({ field, message: "unknown parameter" })) });
+    if (Array.isArray(body.pinned)) {
+      // A pin names a model that is here: one that is not would only be a warning at every start.
+      await registry.refresh();
+      const missing = body.pinned.flatMap((p, i) => (typeof p === "string" && isValidModelId(p) && !registry.has(p) && !pool.settings.current.pinned.includes(p) ? [{ field: `pinned.${i}`, message: `no local model '${p.slice(0, 64)}'` }] : []));
+      if (missing.length > 0) throw new LlmuxError("validation_failed", `invalid '${missing[0]!.field}': ${missing[0]!.message}`, { param: missing[0]!.field, fieldErrors: missing });
+    }
     await pool.settings.update(body);
     return settingsView();
   });
