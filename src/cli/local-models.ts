@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { defaultHome } from "../config.js";
 import { ModelRegistry } from "../engine/model-registry.js";
@@ -17,9 +18,12 @@ const params = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : `
 
 /** `llmux ls`: the models folder read directly (no server needed). */
 export async function listLocalModels(home: string): Promise<string> {
-  const registry = new ModelRegistry(join(home, "models"));
-  await registry.refresh();
   const rows = [["NAME", "ARCH", "PARAMS", "QUANT", "CONTEXT", "SIZE", "CAPABILITIES"]];
+  const dir = join(home, "models");
+  // Listing writes nothing: a home that is not there (a mistyped --home) is not created.
+  if (!existsSync(dir)) return table(rows);
+  const registry = new ModelRegistry(dir);
+  await registry.refresh();
   for (const m of registry.list()) {
     const caps = [m.capabilities.chat && "chat", m.capabilities.tools && "tools", m.capabilities.reasoning && "reasoning", m.capabilities.embeddings && "embeddings", m.synthetic && "synthetic"].filter(Boolean).join(",");
     rows.push([m.id, m.architecture, params(m.parameterCount), m.quantization, String(m.contextLength), formatBytes(m.sizeBytes), caps]);

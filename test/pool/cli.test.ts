@@ -56,6 +56,15 @@ describe("llmux ls, ps and rm", () => {
     assert.match(r.out, /^emb\s+bert\s+.*embeddings,synthetic$/m);
   });
 
+  it("ls of a home that is not there lists nothing and creates nothing", async () => {
+    const home = join(tmpdir(), `llmux-no-home-${process.pid}`);
+    const r = await llmux(["ls", "--home", home]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^NAME\s+ARCH/);
+    assert.equal(r.out.trim().split("\n").length, 1);
+    assert.ok(!existsSync(home), "no folder was created");
+  });
+
   it("models ls prints what ls prints", async () => {
     const [a, b] = await Promise.all([llmux(["ls", "--home", s.home]), llmux(["models", "ls", "--home", s.home])]);
     assert.equal(b.code, 0, b.err);
