@@ -174,7 +174,7 @@ export class ModelPool {
     if (!force && busy) {
       throw new LlmuxError("model_busy", `model '${id}' is serving ${this.inFlight(busy)} request(s); unload it when they end`);
     }
-    const reason = new LlmuxError("model_unloaded", `model '${id}' was unloaded (a forced unload) while it served this request`);
+    const reason = new LlmuxError("model_unloaded", `model '${id}' was unloaded (a forced unload) before this request finished`);
     await Promise.all(found.map((e) => this.unloadEntry(e, reason)));
     return true;
   }

@@ -267,11 +267,6 @@ export class Router {
   }
 
   /**
-   * Model names routing makes reachable, with who serves them: each `exact` rule's name, and
-   * for other rules the models of their (non-renaming) provider targets that the rule matches
-   * and no earlier rule takes.
-   */
-  /**
    * Who serves `model` by the first rule that matches it (`llmux` for the local engine, else the
    * first target's provider), or null when no rule matches: what `GET /v1/models/{id}` says of a
    * name a prefix, glob or regex rule routes, which the list cannot enumerate.
@@ -282,6 +277,11 @@ export class Router {
     return rule.targets[0]!.backend === "local" ? "llmux" : rule.targets[0]!.backend;
   }
 
+  /**
+   * Model names routing makes reachable, with who serves them: each `exact` rule's name, and
+   * for other rules the models of their (non-renaming) provider targets that the rule matches
+   * and no earlier rule takes.
+   */
   async reachableModels(): Promise<{ id: string; ownedBy: string }[]> {
     const out = new Map<string, string>();
     const matchers = this.rules.map((r) => compileMatcher(r.match));

@@ -167,7 +167,7 @@ describe("the model pool keeps memory within its budget", () => {
     let rest = "";
     for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
     assert.match(rest, /"code":"model_unloaded"/);
-    assert.match(rest, /model 'a' was unloaded \(a forced unload\)/);
+    assert.match(rest, /model 'a' was unloaded \(a forced unload\) before this request finished/);
     const answer = await whole;
     assert.equal(answer.status, 503);
     const problem = await json(answer);
