@@ -168,15 +168,18 @@ describe("web UI in a browser, signed in as the admin", () => {
     await page.getByLabel("Model").selectOption("tiny");
     await page.getByRole("button", { name: "Settings" }).click();
     assert.equal(await page.getByLabel("Temperature").inputValue(), "0", "a new chat keeps the last chat's settings");
-    // Greedy decoding never samples the end token early here: 1900 tokens take seconds.
-    await page.getByLabel("Max tokens").fill("1900");
+    // Greedy decoding never samples the end token early here: 4000 tokens (what the 4096-token
+    // context leaves) take a few seconds, so the stream is still going when Stop is pressed
+    // (with 1900 a loaded machine once finished it first).
+    await page.getByLabel("Max tokens").fill("4000");
     await page.getByLabel("Max tokens").blur();
     await page.getByLabel("Message").fill("Tell me a long story");
     await page.getByRole("button", { name: "Send" }).click();
     const answer = page.locator('.msg[data-role="assistant"]').last();
     await answer.locator(".md").getByText(/\S/).first().waitFor({ timeout: 30_000 });
-    // force: no wait for the button to hold still over two frames while the answer grows around it.
-    await page.getByRole("button", { name: "Stop" }).click({ force: true });
+    // A click event on the button in one round trip: no wait for it to hold still over two frames,
+    // nor to be scrolled to, while the answer grows around it.
+    await page.getByRole("button", { name: "Stop" }).dispatchEvent("click");
     await answer.getByTestId("answer-stats").getByText("stopped").waitFor();
     const partial = (await answer.locator(".md").innerText()).length;
     assert.ok(partial > 0);
