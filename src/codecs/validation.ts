@@ -33,7 +33,8 @@ export function parseBody<S extends z.ZodType>(
     body = { ...given };
     for (const k of dropped) delete (body as Record<string, unknown>)[k];
   }
-  const named = Object.keys(body as object).filter((k) => k in unsupported && (body as Record<string, unknown>)[k] != null);
+  // Nulls of unsupported keys were dropped above: what is left asks for something.
+  const named = Object.keys(body as object).filter((k) => k in unsupported);
   if (named.length > 0) {
     const k = named[0];
     throw new LlmuxError("unsupported_parameter", `'${k}' is not supported: ${unsupported[k]}`, {

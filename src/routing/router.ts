@@ -82,6 +82,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Who a rule's names are listed as served by: `llmux` for the local engine, else its first target's provider. */
+const ownerOf = (rule: RoutingRule): string => (rule.targets[0]!.backend === "local" ? "llmux" : rule.targets[0]!.backend);
+
 /**
  * Chooses backends for a model name: the first routing rule that matches picks among its
  * targets (first / weighted / least in-flight, skipping providers whose circuit is open),
@@ -273,8 +276,7 @@ export class Router {
    */
   routedOwner(model: string): string | null {
     const rule = this.rules.find((r) => compileMatcher(r.match)(model));
-    if (!rule) return null;
-    return rule.targets[0]!.backend === "local" ? "llmux" : rule.targets[0]!.backend;
+    return rule ? ownerOf(rule) : null;
   }
 
   /**
@@ -287,7 +289,7 @@ export class Router {
     const matchers = this.rules.map((r) => compileMatcher(r.match));
     const firstMatch = (name: string) => matchers.findIndex((m) => m(name));
     for (const [i, rule] of this.rules.entries()) {
-      const owner = rule.targets[0]!.backend === "local" ? "llmux" : rule.targets[0]!.backend;
+      const owner = ownerOf(rule);
       if (rule.match.kind === "exact") {
         if (!out.has(rule.match.pattern)) out.set(rule.match.pattern, owner);
         continue;
